@@ -1,0 +1,37 @@
+#!/bin/sh
+# Builds the benchmarks and prints their tables.
+#
+#   bench/run.sh [BUILDDIR] [--seconds N]
+#
+# BUILDDIR (default: build) is set up as a release build without the
+# unit tests when it does not exist; one that exists keeps its settings,
+# with a warning when they do not optimise.  --seconds goes to every
+# benchmark (per row or cell).
+set -eu
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-build}
+if [ $# -gt 0 ]; then
+  shift
+fi
+
+if [ ! -d "$build" ]; then
+  meson setup "$build" "$src" --buildtype=release -Dtests=false
+fi
+
+# Debug builds time the debug code, not the product.
+opt=$(meson configure "$build" | awk '$1 == "optimization" { print $2 }')
+case "$opt" in
+  2|3) ;;
+  *) echo "run.sh: $build is built at optimization '$opt';" \
+          "the numbers will be slow: meson configure $build" \
+          "--buildtype=release" >&2 ;;
+esac
+
+meson compile -C "$build" bench_verify bench_lookup >/dev/null
+
+"$build/bench/bench_verify" "$@"
+echo
+"$build/bench/bench_verify" --rsa "$@"
+echo
+"$build/bench/bench_lookup" "$@"
