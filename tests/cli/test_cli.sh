@@ -156,5 +156,24 @@ check "a bad port is bad usage" 2 'port' -- \
   $V --host site.test --port 70000
 check "a bad host is bad usage" 2 'host' -- $V --host 'a..b'
 
+# --- init
+check "init creates the data folder and the store" 0 'schema [0-9]+' -- \
+  "$PW" init --data-dir "$T/data"
+mode() { stat -c %a "$1" 2>/dev/null; }
+if [ "$(mode "$T/data")" = 700 ] && [ "$(mode "$T/data/pinwarden.db")" = 600 ]
+then ok "the data folder is 0700 and the store 0600"
+else bad "modes: folder $(mode "$T/data"), store $(mode "$T/data/pinwarden.db")"
+fi
+check "init again keeps the store" 0 'pinwarden.db' -- \
+  "$PW" init --data-dir "$T/data"
+check "init follows XDG_DATA_HOME" 0 "$T/xdg/pinwarden" -- \
+  env XDG_DATA_HOME="$T/xdg" "$PW" init
+printf 'not a database' >"$T/junk.db"
+mkdir -p "$T/bad" && cp "$T/junk.db" "$T/bad/pinwarden.db"
+check "init refuses a file that is not a store" 2 'init:' -- \
+  "$PW" init --data-dir "$T/bad"
+check "init with a stray argument is bad usage" 2 'usage' -- \
+  "$PW" init extra
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -7,31 +7,9 @@
 #include <criterion/parameterized.h>
 
 #include "engine/secure.h"
+#include "tests/unit/cases.h"
 
 #define NOW       INT64_C(1790000000)
-#define NCASES(a) (sizeof(a) / sizeof((a)[0]))
-
-static void
-index_free(struct criterion_test_params *params)
-{
-  cr_free(params->params);
-}
-
-/*
- * Criterion runs each case in a fresh process of this binary, where the
- * parent's pointers mean nothing: the parameter is the index into a
- * table, in memory Criterion shares between them.
- */
-static struct criterion_test_params
-case_indices(size_t n)
-{
-  size_t *idx = cr_malloc(n * sizeof(*idx));
-  size_t i;
-
-  for (i = 0; i < n; i++)
-    idx[i] = i;
-  return cr_make_param_array(size_t, idx, n, index_free);
-}
 
 /* Exceptions every URL case runs against. */
 static void

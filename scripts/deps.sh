@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian 12 packages pinwarden needs, only when one is
+# missing, so a second run costs nothing.  Runs apt-get as root, or
+# through sudo.
+#
+#   scripts/deps.sh run     what building and running the engine needs
+#   scripts/deps.sh test    that, plus what every test needs
+
+set -eu
+
+RUN="build-essential pkg-config meson ninja-build ca-certificates openssl
+  libssl-dev libsqlite3-dev libuv1-dev libwebsockets-dev
+  libwebsockets-evlib-uv libjansson-dev libidn2-dev libcurl4-openssl-dev
+  libhttp-parser-dev libbrotli-dev zlib1g-dev"
+TEST="libcriterion-dev clang libclang-rt-14-dev"
+
+case "${1:-run}" in
+  run)  want=$RUN ;;
+  test) want="$RUN $TEST" ;;
+  *)    echo "usage: scripts/deps.sh run|test" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "installing:$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+  --no-install-recommends $missing
