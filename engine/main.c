@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/err.h>
 
@@ -15,7 +14,9 @@
 #include "engine/pins.h"
 #include "engine/policy.h"
 #include "engine/rfc3339.h"
+#include "engine/serve.h"
 #include "engine/verify.h"
+#include "ipc/cli.h"
 #include "profiles/store.h"
 
 #define PW_VERSION "0.1.0"
@@ -33,6 +34,7 @@ static const char usage_main[] =
   "  pin FILE...        print the pin and subject of each certificate\n"
   "  verify             verify a chain for a host and apply pins\n"
   "  init               create the data folder and the profile store\n"
+  "  serve              run the engine: JSON-RPC over WebSocket on loopback\n"
   "\n"
   "  pinwarden COMMAND --help   describes a command\n"
   "  pinwarden --version        prints the version\n";
@@ -72,46 +74,30 @@ static const char usage_init[] =
   "where they are.  The data folder is DIR, else $XDG_DATA_HOME/pinwarden,\n"
   "else ~/.local/share/pinwarden.\n";
 
-static int
-read_file(const char *path, unsigned char **buf, size_t *len)
-{
-  struct stat st;
-  FILE *f;
-  int ret = -1;
-
-  *buf = NULL;
-  f = fopen(path, "rb");
-  if (f == NULL) {
-    fprintf(stderr, "pinwarden: %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  if (fstat(fileno(f), &st) != 0 || st.st_size > PW_FILE_MAX) {
-    fprintf(stderr, "pinwarden: %s: larger than %d bytes\n", path,
-            PW_FILE_MAX);
-    goto done;
-  }
-
-  *buf = malloc((size_t) st.st_size + 1);
-  if (*buf == NULL) {
-    fprintf(stderr, "pinwarden: out of memory\n");
-    goto done;
-  }
-  *len = fread(*buf, 1, (size_t) st.st_size, f);
-  if (ferror(f)) {
-    fprintf(stderr, "pinwarden: %s: read failed\n", path);
-    goto done;
-  }
-  (*buf)[*len] = '\0';
-  ret = 0;
-
-done:
-  if (ret != 0) {
-    free(*buf);
-    *buf = NULL;
-  }
-  fclose(f);
-  return ret;
-}
+static const char usage_serve[] =
+  "usage: pinwarden serve [--data-dir DIR] [--listen HOST:PORT]\n"
+  "                       [--listen-insecure-any] [--log FILE]\n"
+  "                       [--log-level LEVEL]\n"
+  "\n"
+  "Runs the engine until SIGINT or SIGTERM: JSON-RPC 2.0 over WebSocket\n"
+  "and a plain HTTP page on one loopback address.  Writes DIR/token (the\n"
+  "token clients present, mode 0600) and DIR/engine.json (where it\n"
+  "listens, its pid and version) once it listens, and removes both when\n"
+  "it stops.  One engine per data folder.\n"
+  "\n"
+  "  --data-dir DIR          as for init (default $XDG_DATA_HOME/pinwarden,\n"
+  "                          else ~/.local/share/pinwarden)\n"
+  "  --listen HOST:PORT      default " PW_SERVE_DEFAULT_LISTEN "; HOST is\n"
+  "                          127.0.0.1, [::1] or localhost; port 0 picks a\n"
+  "                          free port (read it from engine.json)\n"
+  "  --listen-insecure-any   allow a HOST that is not loopback: anyone who\n"
+  "                          reaches it may try tokens\n"
+  "  --log FILE              append the log to FILE (mode 0600; SIGHUP\n"
+  "                          reopens it) instead of stderr\n"
+  "  --log-level LEVEL       debug, info (default), warn or error\n"
+  "\n"
+  "Exit status: 0 after a clean stop, 1 when it could not start (another\n"
+  "engine holds the data folder, the port is taken), 2 bad usage.\n";
 
 static int
 is_help(int argc, char **argv)
@@ -129,7 +115,7 @@ cmd_pin(int argc, char **argv)
 {
   char pin[PW_PIN_TEXT_MAX], *subject;
   STACK_OF(X509) *certs;
-  unsigned char *buf;
+  char *buf;
   pw_pin_t p;
   pw_err_t err;
   size_t len;
@@ -145,11 +131,12 @@ cmd_pin(int argc, char **argv)
   }
 
   for (i = 1; i < argc; i++) {
-    if (read_file(argv[i], &buf, &len) != 0) {
+    if (pw_cli_read_file(argv[i], PW_FILE_MAX, &buf, &len) != 0) {
       ret = EXIT_USAGE;
       continue;
     }
-    if (pw_pins_load_certs(buf, len, &certs, &err) != PW_OK) {
+    if (pw_pins_load_certs((unsigned char *) buf, len, &certs, &err)
+        != PW_OK) {
       fprintf(stderr, "pinwarden: %s: %s\n", argv[i], err.msg);
       free(buf);
       ret = EXIT_USAGE;
@@ -237,7 +224,7 @@ cmd_verify(int argc, char **argv)
     { NULL, 0, NULL, 0 }
   };
   const char *chain_path = NULL, *roots_path = NULL;
-  unsigned char *chain_buf = NULL, *roots_buf = NULL;
+  char *chain_buf = NULL, *roots_buf = NULL;
   pw_verify_req_t req;
   pw_verifier_t *v = NULL;
   pw_policy_t *pins = NULL;
@@ -306,17 +293,21 @@ cmd_verify(int argc, char **argv)
     goto done;
   }
 
-  if (read_file(chain_path, &chain_buf, &len) != 0)
+  if (pw_cli_read_file(chain_path, PW_FILE_MAX, &chain_buf,
+                       &len) != 0)
     goto done;
-  if (pw_pins_load_certs(chain_buf, len, &req.chain, &err) != PW_OK) {
+  if (pw_pins_load_certs((unsigned char *) chain_buf, len, &req.chain,
+                         &err) != PW_OK) {
     fprintf(stderr, "pinwarden: %s: %s\n", chain_path, err.msg);
     goto done;
   }
 
   if (roots_path != NULL) {
-    if (read_file(roots_path, &roots_buf, &len) != 0)
+    if (pw_cli_read_file(roots_path, PW_FILE_MAX, &roots_buf,
+                         &len) != 0)
       goto done;
-    if (pw_verifier_new_roots(&v, roots_buf, len, &err) != PW_OK) {
+    if (pw_verifier_new_roots(&v, (unsigned char *) roots_buf, len,
+                              &err) != PW_OK) {
       fprintf(stderr, "pinwarden: %s: %s\n", roots_path, err.msg);
       goto done;
     }
@@ -420,6 +411,70 @@ done:
   return ret;
 }
 
+static int
+cmd_serve(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "data-dir",            required_argument, NULL, 'd' },
+    { "listen",              required_argument, NULL, 'l' },
+    { "listen-insecure-any", no_argument,       NULL, 'A' },
+    { "log",                 required_argument, NULL, 'L' },
+    { "log-level",           required_argument, NULL, 'v' },
+    { "help",                no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+  };
+  pw_serve_opts_t so;
+  char host[64];
+  uint16_t port;
+  pw_err_t err;
+  int c;
+
+  memset(&so, 0, sizeof(so));
+  so.log_level = PW_LOG_INFO;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      so.data_dir = optarg;
+      break;
+    case 'l':
+      if (pw_serve_parse_listen(optarg, host, sizeof(host), &port, &err)
+          != PW_OK) {
+        fprintf(stderr, "pinwarden: %s\n", err.msg);
+        return EXIT_USAGE;
+      }
+      so.listen = optarg;
+      break;
+    case 'A':
+      so.insecure_any = 1;
+      break;
+    case 'L':
+      so.log_path = optarg;
+      break;
+    case 'v':
+      if (pw_log_level_parse(optarg, &so.log_level) != PW_OK) {
+        fprintf(stderr, "pinwarden: --log-level '%s': debug, info, warn "
+                "or error\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case 'h':
+      fputs(usage_serve, stdout);
+      return EXIT_ALLOWED;
+    default:
+      fputs(usage_serve, stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (optind != argc) {
+    fputs(usage_serve, stderr);
+    return EXIT_USAGE;
+  }
+
+  return pw_serve(&so);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -434,6 +489,7 @@ main(int argc, char **argv)
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0
       || strcmp(cmd, "help") == 0) {
     fputs(usage_main, stdout);
+    fputs(pw_cli_usage, stdout);
     return EXIT_ALLOWED;
   }
   if (strcmp(cmd, "--version") == 0) {
@@ -447,6 +503,12 @@ main(int argc, char **argv)
     return cmd_verify(argc - 1, argv + 1);
   if (strcmp(cmd, "init") == 0)
     return cmd_init(argc - 1, argv + 1);
+  if (strcmp(cmd, "serve") == 0)
+    return cmd_serve(argc - 1, argv + 1);
+
+  /* The commands that talk to a running engine take global options. */
+  if (pw_cli_handles(argc, argv))
+    return pw_cli_main(argc, argv);
 
   fprintf(stderr, "pinwarden: unknown command '%s'\n\n%s", cmd, usage_main);
   return EXIT_USAGE;

@@ -12,7 +12,9 @@ RUN="build-essential pkg-config meson ninja-build ca-certificates openssl
   libssl-dev libsqlite3-dev libuv1-dev libwebsockets-dev
   libwebsockets-evlib-uv libjansson-dev libidn2-dev libcurl4-openssl-dev
   libhttp-parser-dev libbrotli-dev zlib1g-dev"
-TEST="libcriterion-dev clang libclang-rt-14-dev"
+# nodejs runs tests/integration (node:test); Debian 12 gives Node 18,
+# which the tests support through their own WebSocket client.
+TEST="libcriterion-dev clang libclang-rt-14-dev nodejs"
 
 case "${1:-run}" in
   run)  want=$RUN ;;

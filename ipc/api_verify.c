@@ -1,0 +1,777 @@
+/*
+ * The decision methods: verify.chain (and its cached path on the loop),
+ * verify.url, decisions.list and pins.compute, with the cache of
+ * compiled pin policies and verifiers they share.
+ */
+#include "ipc/api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "engine/pins.h"
+#include "engine/secure.h"
+
+#define REF_MAX   (4 * PW_PROFILE_NAME_MAX)
+#define HOST_MAX  1024
+
+/* Base64 text of the largest certificate taken. */
+#define CERT_B64_MAX (4 * ((PW_API_CERT_MAX + 2) / 3))
+
+/* ---- compiled policies -------------------------------------------- */
+
+static void
+compiled_free(pw_api_compiled_t *c)
+{
+  pw_policy_free(c->pins);
+  pw_verifier_free(c->verifier);
+  free(c->name);
+  free(c);
+}
+
+/* Under api->lock. */
+static void
+unref_locked(pw_api_compiled_t *c)
+{
+  if (c != NULL && --c->refs == 0)
+    compiled_free(c);
+}
+
+static void
+unref(pw_api_t *api, pw_api_compiled_t *c)
+{
+  if (c == NULL)
+    return;
+  uv_mutex_lock(&api->lock);
+  unref_locked(c);
+  uv_mutex_unlock(&api->lock);
+}
+
+/* Unlinks the entry of id, if any, and returns it; under api->lock. */
+static pw_api_compiled_t *
+unlink_locked(pw_api_t *api, const char *id)
+{
+  pw_api_compiled_t **link, *c;
+
+  for (link = &api->compiled; *link != NULL; link = &(*link)->next) {
+    c = *link;
+    if (strcmp(c->id, id) == 0) {
+      *link = c->next;
+      c->next = NULL;
+      api->ncompiled--;
+      return c;
+    }
+  }
+  return NULL;
+}
+
+void
+pw_api__invalidate(pw_api_t *api, const char *id)
+{
+  uv_mutex_lock(&api->lock);
+  unref_locked(unlink_locked(api, id));
+  uv_mutex_unlock(&api->lock);
+}
+
+void
+pw_api__invalidate_defaults(pw_api_t *api)
+{
+  uv_mutex_lock(&api->lock);
+  unref_locked(api->defaults);
+  api->defaults = NULL;
+  uv_mutex_unlock(&api->lock);
+}
+
+void
+pw_api__compiled_free_all(pw_api_t *api)
+{
+  pw_api_compiled_t *c, *next;
+
+  for (c = api->compiled; c != NULL; c = next) {
+    next = c->next;
+    unref_locked(c);
+  }
+  api->compiled = NULL;
+  api->ncompiled = 0;
+  unref_locked(api->defaults);
+  api->defaults = NULL;
+}
+
+/* A compiled entry with one reference, the caller's. */
+static int
+compile(const char *id, const char *name, int64_t revision,
+        const json_t *pins, const char *roots, pw_api_compiled_t **out,
+        pw_err_t *e)
+{
+  pw_api_compiled_t *c;
+  int ret = PW_OK;
+
+  *out = NULL;
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return pw_err_set(e, PW_ENOMEM, "out of memory");
+  snprintf(c->id, sizeof(c->id), "%s", id);
+  c->revision = revision;
+  c->refs = 1;
+  if (name != NULL && (c->name = strdup(name)) == NULL)
+    ret = pw_err_set(e, PW_ENOMEM, "out of memory");
+
+  if (ret == PW_OK && json_array_size(pins) > 0) {
+    c->pins = pw_policy_new();
+    ret = c->pins != NULL ? pw_policy_add_json(c->pins, pins, e)
+                          : pw_err_set(e, PW_ENOMEM, "out of memory");
+  }
+  if (ret == PW_OK && roots != NULL)
+    ret = pw_verifier_new_roots(&c->verifier,
+                                (const unsigned char *) roots,
+                                strlen(roots), e);
+
+  if (ret != PW_OK) {
+    compiled_free(c);
+    return ret;
+  }
+  *out = c;
+  return PW_OK;
+}
+
+/* The entry of a profile at its revision, compiled when missing. */
+static int
+profile_entry(pw_api_t *api, const pw_profile_t *p, pw_api_compiled_t **out,
+              pw_err_t *e)
+{
+  pw_api_compiled_t *c, *tail, **link;
+  int ret;
+
+  uv_mutex_lock(&api->lock);
+  c = unlink_locked(api, p->id);
+  if (c != NULL && c->revision == p->revision) {
+    c->next = api->compiled;
+    api->compiled = c;
+    api->ncompiled++;
+    c->refs++;
+    *out = c;
+    uv_mutex_unlock(&api->lock);
+    return PW_OK;
+  }
+  unref_locked(c);
+  uv_mutex_unlock(&api->lock);
+
+  /* Compiling may take a while (roots, many sets): not under the lock. */
+  ret = compile(p->id, p->name, p->revision, p->pins, p->roots, &c, e);
+  if (ret != PW_OK)
+    return ret;
+
+  uv_mutex_lock(&api->lock);
+  unref_locked(unlink_locked(api, p->id));
+  c->next = api->compiled;
+  api->compiled = c;
+  api->ncompiled++;
+  c->refs++;
+
+  /* Over the cap, the least recently used goes. */
+  while (api->ncompiled > PW_API_COMPILED_MAX) {
+    for (link = &api->compiled; (*link)->next != NULL;
+         link = &(*link)->next)
+      ;
+    tail = *link;
+    *link = NULL;
+    api->ncompiled--;
+    unref_locked(tail);
+  }
+  uv_mutex_unlock(&api->lock);
+
+  *out = c;
+  return PW_OK;
+}
+
+/*
+ * The engine-wide default pins, compiled from the store when first
+ * needed; pins.defaults.set forgets them.
+ */
+static int
+defaults_entry(pw_api_t *api, pw_api_compiled_t **out, pw_err_t *e)
+{
+  pw_api_compiled_t *c;
+  json_t *pins = NULL;
+  int64_t revision = 0;
+  int ret;
+
+  uv_mutex_lock(&api->lock);
+  c = api->defaults;
+  if (c != NULL)
+    c->refs++;
+  uv_mutex_unlock(&api->lock);
+  if (c != NULL) {
+    *out = c;
+    return PW_OK;
+  }
+
+  ret = pw_store_default_pins_get(api->store, &pins, &revision, e);
+  if (ret == PW_OK)
+    ret = compile("", NULL, revision, pins, NULL, &c, e);
+  json_decref(pins);
+  if (ret != PW_OK)
+    return ret;
+
+  uv_mutex_lock(&api->lock);
+  unref_locked(api->defaults);
+  api->defaults = c;
+  c->refs++;
+  uv_mutex_unlock(&api->lock);
+
+  *out = c;
+  return PW_OK;
+}
+
+/* ---- the request -------------------------------------------------- */
+
+typedef struct vreq {
+  const char     *ref;      /* the profile as named, or NULL */
+  const char     *host;
+  int64_t         port;
+  int64_t         at;
+  STACK_OF(X509) *chain;
+} vreq_t;
+
+/* Base64 of one DER certificate, nothing before or after it. */
+static X509 *
+cert_decode(const json_t *v, size_t i, pw_rpc_error_t *err)
+{
+  const unsigned char *p;
+  unsigned char *der;
+  size_t len = json_string_length(v), pad = 0;
+  X509 *x = NULL;
+  int n;
+
+  if (!json_is_string(v) || len == 0 || len > CERT_B64_MAX || len % 4 != 0) {
+    pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL, "chain[%zu]: must be "
+                "base64 of a DER certificate of at most %d bytes", i,
+                PW_API_CERT_MAX);
+    return NULL;
+  }
+
+  der = malloc(len / 4 * 3 + 1);
+  if (der == NULL) {
+    pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+    return NULL;
+  }
+
+  /* EVP_DecodeBlock counts the padding as zero bytes of output. */
+  ERR_clear_error();
+  n = EVP_DecodeBlock(der, (const unsigned char *) json_string_value(v),
+                      (int) len);
+  if (json_string_value(v)[len - 1] == '=')
+    pad = json_string_value(v)[len - 2] == '=' ? 2 : 1;
+  if (n >= 0 && (size_t) n >= pad) {
+    n -= (int) pad;
+    p = der;
+    x = d2i_X509(NULL, &p, n);
+    if (x != NULL && p != der + n) {
+      X509_free(x);
+      x = NULL;
+    }
+  }
+  free(der);
+  ERR_clear_error();
+
+  if (x == NULL)
+    pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
+                "chain[%zu]: not base64 of one DER certificate", i);
+  return x;
+}
+
+static int
+chain_parse(const json_t *list, STACK_OF(X509) **out, pw_rpc_error_t *err)
+{
+  STACK_OF(X509) *sk;
+  const json_t *v;
+  X509 *x;
+  size_t i;
+
+  if (!json_is_array(list) || json_array_size(list) == 0
+      || json_array_size(list) > PW_API_CHAIN_MAX)
+    return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
+                       "chain: must be a list of 1 to %d certificates, "
+                       "leaf first", PW_API_CHAIN_MAX);
+
+  sk = sk_X509_new_null();
+  if (sk == NULL)
+    return pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+
+  json_array_foreach(list, i, v) {
+    x = cert_decode(v, i, err);
+    if (x == NULL || !sk_X509_push(sk, x)) {
+      if (x != NULL)
+        pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+      X509_free(x);
+      sk_X509_pop_free(sk, X509_free);
+      return -1;
+    }
+  }
+
+  *out = sk;
+  return 0;
+}
+
+static int
+vreq_parse(const json_t *params, vreq_t *r, pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "id", "host", "port", "chain",
+                                         "at", NULL };
+
+  memset(r, 0, sizeof(*r));
+  r->port = 443;
+  if (pw_api__params(params, allowed, err) != 0
+      || pw_api__str(params, "id", false, REF_MAX, &r->ref, err) != 0
+      || pw_api__str(params, "host", true, HOST_MAX, &r->host, err) != 0
+      || pw_api__int(params, "port", false, 1, 65535, &r->port, err) != 0
+      || pw_api__time(params, "at", &r->at, err) != 0)
+    return -1;
+  return chain_parse(json_object_get(params, "chain"), &r->chain, err);
+}
+
+static void
+vreq_init(pw_verify_req_t *req, const vreq_t *r, const char *profile,
+          const pw_api_compiled_t *pc, const pw_api_compiled_t *dc)
+{
+  memset(req, 0, sizeof(*req));
+  req->profile = profile;
+  req->host = r->host;
+  req->port = (uint16_t) r->port;
+  req->chain = r->chain;
+  req->at = r->at;
+  req->pins = pc != NULL ? pc->pins : NULL;
+  req->defaults = dc != NULL ? dc->pins : NULL;
+}
+
+/* ---- shapes ------------------------------------------------------- */
+
+static void
+rename_key(json_t *o, const char *from, const char *to)
+{
+  json_t *v = json_object_get(o, from);
+
+  if (v == NULL)
+    return;
+  json_object_set(o, to, v);
+  json_object_del(o, from);
+}
+
+void
+pw_api__decision_fix(json_t *decision)
+{
+  rename_key(decision, "profile", "id");
+  rename_key(decision, "at", "time");
+}
+
+json_t *
+pw_api__decision_json(const pw_decision_t *d)
+{
+  json_t *o = pw_decision_to_json(d);
+
+  if (o != NULL)
+    pw_api__decision_fix(o);
+  return o;
+}
+
+/*
+ * Records a decision and tells every UI; the answer is the decision.
+ * The store's record keeps the library's names.
+ */
+static int
+publish(pw_api_ctx_t *ctx, const pw_decision_t *d, pw_rpc_error_t *err)
+{
+  json_t *record;
+  pw_err_t e = { 0 };
+  int ret;
+
+  record = pw_decision_to_json(d);
+  if (record == NULL)
+    return pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+  ret = pw_store_decision_add(ctx->api->store, record, &e);
+  json_decref(record);
+  if (ret != PW_OK)
+    return pw_api__fail(err, ret, &e, PW_RPC_INTERNAL_ERROR);
+
+  pw_api__event(ctx, "decision", d->profile, pw_api__decision_json(d));
+  return 0;
+}
+
+/* ---- verify.chain ------------------------------------------------- */
+
+/* A decision for now is looked up in the cache first and kept there. */
+static int
+decide(pw_api_t *api, const pw_verifier_t *v, const pw_verify_req_t *req,
+       pw_decision_t *d, pw_err_t *e)
+{
+  pw_dcache_key_t key;
+  int64_t now = (int64_t) time(NULL);
+  bool keyed;
+  int hit = 0, ret;
+
+  keyed = req->at == 0 && pw_dcache_key(&key, v, req) == PW_OK;
+  if (keyed) {
+    uv_mutex_lock(&api->lock);
+    hit = pw_dcache_get(api->dcache, &key, now, d);
+    uv_mutex_unlock(&api->lock);
+  }
+  if (hit)
+    return PW_OK;
+
+  ret = pw_verify_chain(v, req, d, e);
+  if (ret == PW_OK && keyed) {
+    uv_mutex_lock(&api->lock);
+    pw_dcache_put(api->dcache, &key, now, d);
+    uv_mutex_unlock(&api->lock);
+  }
+  return ret;
+}
+
+int
+pw_api__verify_chain(void *vctx, const json_t *params, json_t **result,
+                     pw_rpc_error_t *err)
+{
+  pw_api_ctx_t *ctx = vctx;
+  pw_api_t *api = ctx->api;
+  pw_api_compiled_t *pc = NULL, *dc = NULL;
+  const char *ref;
+  pw_verify_req_t req;
+  pw_decision_t d;
+  pw_profile_t p;
+  pw_err_t e = { 0 };
+  vreq_t r = { 0 };
+  int ret, rc = -1;
+
+  pw_profile_init(&p);
+  pw_decision_init(&d);
+  if (pw_api__authed(ctx, err) != 0 || vreq_parse(params, &r, err) != 0)
+    goto done;
+
+  /* A scoped session verifies for its profile, named or not. */
+  ref = r.ref != NULL ? r.ref
+        : ctx->session->scope[0] != '\0' ? ctx->session->scope : NULL;
+  if (ref != NULL && pw_api__load_ref(ctx, ref, &p, err) != 0)
+    goto done;
+
+  ret = ref != NULL ? profile_entry(api, &p, &pc, &e) : PW_OK;
+  if (ret != PW_OK) {
+    pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
+    goto done;
+  }
+  ret = defaults_entry(api, &dc, &e);
+  if (ret != PW_OK) {
+    pw_api__fail(err, ret, &e, PW_RPC_INTERNAL_ERROR);
+    goto done;
+  }
+
+  vreq_init(&req, &r, ref != NULL ? p.id : NULL, pc, dc);
+  ret = decide(api, pc != NULL && pc->verifier != NULL ? pc->verifier
+                                                        : api->system,
+               &req, &d, &e);
+  if (ret != PW_OK) {
+    pw_api__fail(err, ret, &e, PW_RPC_INTERNAL_ERROR);
+    goto done;
+  }
+
+  if (publish(ctx, &d, err) != 0)
+    goto done;
+  *result = pw_api__decision_json(&d);
+  rc = *result != NULL ? 0 : pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
+                                         "out of memory");
+
+done:
+  unref(api, pc);
+  unref(api, dc);
+  sk_X509_pop_free(r.chain, X509_free);
+  pw_decision_clear(&d);
+  pw_profile_clear(&p);
+  return rc;
+}
+
+/* The compiled entry a reference names, by id or name; under the lock. */
+static pw_api_compiled_t *
+find_locked(pw_api_t *api, const char *ref)
+{
+  pw_api_compiled_t *c;
+
+  for (c = api->compiled; c != NULL; c = c->next) {
+    if (strcmp(c->id, ref) == 0
+        || (c->name != NULL && strcasecmp(c->name, ref) == 0))
+      return c;
+  }
+  return NULL;
+}
+
+bool
+pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
+                     const json_t *params, json_t **result)
+{
+  pw_api_compiled_t *pc = NULL, *dc = NULL;
+  pw_rpc_error_t err = { 0 };
+  pw_dcache_key_t key;
+  pw_verify_req_t req;
+  pw_decision_t d;
+  const char *ref;
+  vreq_t r = { 0 };
+  bool hit = false;
+
+  pw_decision_init(&d);
+  if (session == NULL || !session->authed || vreq_parse(params, &r, &err)
+      != 0 || r.at != 0)
+    goto done;
+  ref = r.ref != NULL ? r.ref
+        : session->scope[0] != '\0' ? session->scope : NULL;
+
+  /* What is not compiled yet, or out of scope, is the pool's to say. */
+  uv_mutex_lock(&api->lock);
+  pc = ref != NULL ? find_locked(api, ref) : NULL;
+  dc = api->defaults;
+  if ((ref != NULL && pc == NULL) || dc == NULL
+      || (pc != NULL && session->scope[0] != '\0'
+          && strcmp(pc->id, session->scope) != 0)) {
+    pc = dc = NULL;
+  } else {
+    if (pc != NULL)
+      pc->refs++;
+    dc->refs++;
+  }
+  uv_mutex_unlock(&api->lock);
+  if (dc == NULL)
+    goto done;
+
+  vreq_init(&req, &r, pc != NULL ? pc->id : NULL, pc, dc);
+  if (pw_dcache_key(&key, pc != NULL && pc->verifier != NULL ? pc->verifier
+                                                             : api->system,
+                    &req) != PW_OK)
+    goto done;
+
+  uv_mutex_lock(&api->lock);
+  hit = pw_dcache_get(api->dcache, &key, (int64_t) time(NULL), &d) == 1;
+  uv_mutex_unlock(&api->lock);
+
+  if (hit) {
+    *result = pw_api__decision_json(&d);
+    hit = *result != NULL;
+  }
+
+done:
+  unref(api, pc);
+  unref(api, dc);
+  sk_X509_pop_free(r.chain, X509_free);
+  json_decref(err.data);
+  pw_decision_clear(&d);
+  return hit;
+}
+
+/* ---- verify.url --------------------------------------------------- */
+
+/* The rule's words for the record. */
+static const char *
+sa_detail(pw_reason_t reason)
+{
+  switch (reason) {
+  case PW_REASON_SA_UPGRADE:
+    return "Secure Access: clear text upgraded";
+  case PW_REASON_SA_BLOCK:
+    return "Secure Access: clear text refused";
+  case PW_REASON_SA_EXCEPTION:
+    return "Secure Access: the host is an exception";
+  case PW_REASON_SA_LOOPBACK:
+    return "Secure Access: loopback is exempt";
+  case PW_REASON_SA_OFF:
+    return "Secure Access is off";
+  case PW_REASON_SA_SECURE:
+    return "the URL is already encrypted";
+  default:
+    break;
+  }
+  return "";
+}
+
+/*
+ * A URL that cannot be read is a decision too, a block: Secure Access
+ * never lets through what it could not judge.
+ */
+int
+pw_api__verify_url(void *vctx, const json_t *params, json_t **result,
+                   pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "id", "url", NULL };
+  pw_api_ctx_t *ctx = vctx;
+  const char *url = NULL;
+  pw_sa_result_t res;
+  pw_decision_t d;
+  pw_profile_t p;
+  pw_err_t e = { 0 };
+  int rc = -1;
+
+  pw_profile_init(&p);
+  pw_decision_init(&d);
+  memset(&res, 0, sizeof(res));
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0
+      || pw_api__str(params, "url", true, 4 * PW_SA_URL_MAX, &url, err)
+         != 0
+      || pw_api__load(ctx, params, &p, err) != 0)
+    goto done;
+
+  d.at = (int64_t) time(NULL);
+  if (pw_sa_decide_url(&p.sa, url, d.at, &res, &e) != PW_OK)
+    snprintf(d.detail, sizeof(d.detail), "%s", e.msg);
+  else
+    snprintf(d.detail, sizeof(d.detail), "%s", sa_detail(res.reason));
+  d.action = res.action;
+  d.reason = res.reason;
+  d.port = res.port;
+  snprintf(d.profile, sizeof(d.profile), "%s", p.id);
+  snprintf(d.host, sizeof(d.host), "%s", res.host);
+
+  if (publish(ctx, &d, err) != 0)
+    goto done;
+  *result = json_pack("{s:s, s:s, s:s?}", "action",
+                      pw_action_name(res.action), "reason",
+                      pw_reason_name(res.reason), "url", res.url);
+  if (*result != NULL && res.url == NULL)
+    json_object_del(*result, "url");
+  rc = 0;
+
+done:
+  free(res.url);
+  pw_decision_clear(&d);
+  pw_profile_clear(&p);
+  return rc;
+}
+
+/* ---- decisions.list ----------------------------------------------- */
+
+/*
+ * A UUID is taken as it is, so that the decisions of a deleted profile
+ * stay readable; a name must name a profile.
+ */
+static int
+decisions_profile(pw_api_ctx_t *ctx, const char *ref,
+                  char id[PW_PROFILE_ID_LEN], pw_rpc_error_t *err)
+{
+  const char *scope = ctx->session->scope;
+  pw_profile_t p;
+  int rc;
+
+  if (ref == NULL && scope[0] == '\0') {
+    id[0] = '\0';
+    return 0;
+  }
+  if (ref == NULL || (pw_profile_id_valid(ref) && scope[0] == '\0')
+      || strcmp(ref, scope) == 0) {
+    snprintf(id, PW_PROFILE_ID_LEN, "%s", ref != NULL ? ref : scope);
+    return 0;
+  }
+
+  pw_profile_init(&p);
+  rc = pw_api__load_ref(ctx, ref, &p, err);
+  if (rc == 0)
+    snprintf(id, PW_PROFILE_ID_LEN, "%s", p.id);
+  pw_profile_clear(&p);
+  return rc;
+}
+
+int
+pw_api__decisions_list(void *vctx, const json_t *params, json_t **result,
+                       pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "id", "host", "action", "since",
+                                         "limit", NULL };
+  pw_api_ctx_t *ctx = vctx;
+  pw_decision_query_t q = { 0 };
+  char id[PW_PROFILE_ID_LEN];
+  const char *ref = NULL;
+  json_t *list = NULL, *v;
+  int64_t limit = 0;
+  pw_err_t e = { 0 };
+  size_t i;
+  int ret;
+
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0
+      || pw_api__str(params, "id", false, REF_MAX, &ref, err) != 0
+      || pw_api__str(params, "host", false, HOST_MAX, &q.host, err) != 0
+      || pw_api__str(params, "action", false, 16, &q.action, err) != 0
+      || pw_api__time(params, "since", &q.since, err) != 0
+      || pw_api__int(params, "limit", false, 1, PW_STORE_LIST_MAX, &limit,
+                     err) != 0
+      || decisions_profile(ctx, ref, id, err) != 0)
+    return -1;
+  q.profile = id[0] != '\0' ? id : NULL;
+  q.limit = (size_t) limit;
+
+  ret = pw_store_decision_query(ctx->api->store, &q, &list, &e);
+  if (ret != PW_OK)
+    return pw_api__fail(err, ret, &e, PW_RPC_INVALID_PARAMS);
+
+  json_array_foreach(list, i, v)
+    pw_api__decision_fix(v);
+  *result = json_pack("{s:o}", "decisions", list);
+  return 0;
+}
+
+/* ---- pins.compute ------------------------------------------------- */
+
+int
+pw_api__pins_compute(void *vctx, const json_t *params, json_t **result,
+                     pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "pem", NULL };
+  pw_api_ctx_t *ctx = vctx;
+  STACK_OF(X509) *certs = NULL;
+  char text[PW_PIN_TEXT_MAX], *subject;
+  const char *pem = NULL;
+  json_t *list = NULL;
+  pw_pin_t pin;
+  pw_err_t e = { 0 };
+  int i, ret, rc = -1;
+
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0
+      || pw_api__str(params, "pem", true, PW_PROFILE_ROOTS_MAX, &pem, err)
+         != 0)
+    goto done;
+
+  ret = pw_pins_load_certs((const unsigned char *) pem, strlen(pem), &certs,
+                           &e);
+  if (ret != PW_OK) {
+    pw_api__fail(err, ret, &e, PW_RPC_INVALID_PARAMS);
+    goto done;
+  }
+
+  list = json_array();
+  for (i = 0; list != NULL && i < sk_X509_num(certs); i++) {
+    ret = pw_pins_of_cert(&pin, sk_X509_value(certs, i), &e);
+    if (ret != PW_OK) {
+      pw_api__fail(err, ret, &e, PW_RPC_INVALID_PARAMS);
+      goto done;
+    }
+    pw_pins_format(&pin, text);
+
+    /* The same form as a decision's chain. */
+    subject = X509_NAME_oneline(X509_get_subject_name(sk_X509_value(certs,
+                                                                    i)),
+                                NULL, 0);
+    json_array_append_new(list, json_pack("{s:s, s:s?}", "pin", text,
+                                          "subject", subject));
+    OPENSSL_free(subject);
+  }
+
+  *result = json_pack("{s:O}", "pins", list);
+  rc = *result != NULL ? 0 : pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
+                                         "out of memory");
+
+done:
+  json_decref(list);
+  sk_X509_pop_free(certs, X509_free);
+  ERR_clear_error();
+  return rc;
+}

@@ -1,0 +1,236 @@
+#include "tests/unit/api_fixture.h"
+
+TestSuite(api_verify, .init = fx_init, .fini = fx_fini);
+
+/* ---- verify.url --------------------------------------------------- */
+
+Test(api_verify, verify_url)
+{
+  const json_t *ev;
+  json_t *r;
+  char *id;
+
+  id = create("{\"name\": \"web\", \"secure_access\": {\"enabled\": true, "
+              "\"exceptions\": [{\"host\": \"printer.lan\"}]}}");
+
+  r = ok("verify.url", "{\"id\": \"web\", \"url\": "
+         "\"http://shop.example/cart?x=1\"}");
+  cr_assert_str_eq(str(r, "action"), "upgrade");
+  cr_assert_str_eq(str(r, "reason"), "sa_upgrade");
+  cr_assert_str_eq(str(r, "url"), "https://shop.example/cart?x=1");
+  ev = last_event("decision");
+  cr_assert_str_eq(str(ev, "profile"), id);
+  cr_assert_str_eq(str(json_object_get(ev, "data"), "id"), id);
+  cr_assert_str_eq(str(json_object_get(ev, "data"), "host"),
+                   "shop.example");
+  cr_assert_not_null(json_object_get(json_object_get(ev, "data"), "time"));
+  json_decref(r);
+
+  r = ok("verify.url", "{\"id\": \"web\", \"url\": \"http://printer.lan/\"}");
+  cr_assert_str_eq(str(r, "action"), "allow");
+  cr_assert_str_eq(str(r, "reason"), "sa_exception");
+  cr_assert_null(json_object_get(r, "url"));
+  json_decref(r);
+
+  /* What cannot be read is blocked, never allowed. */
+  r = ok("verify.url", "{\"id\": \"web\", \"url\": \"gopher://x\"}");
+  cr_assert_str_eq(str(r, "action"), "block");
+  cr_assert_str_eq(str(r, "reason"), "bad_input");
+  json_decref(r);
+
+  /* All three are in the record, newest first, in the API's shape. */
+  r = ok("decisions.list", "{\"id\": \"web\"}");
+  cr_assert_eq(json_array_size(json_object_get(r, "decisions")), 3);
+  cr_assert_str_eq(str(json_array_get(json_object_get(r, "decisions"), 2),
+                       "id"), id);
+  cr_assert_not_null(json_object_get(json_array_get(
+    json_object_get(r, "decisions"), 0), "time"));
+  json_decref(r);
+
+  r = ok("decisions.list", "{\"action\": \"upgrade\", \"host\": "
+         "\"shop.example\"}");
+  cr_assert_eq(json_array_size(json_object_get(r, "decisions")), 1);
+  json_decref(r);
+  free(id);
+}
+
+/* ---- verify.chain ------------------------------------------------- */
+
+/* certgen's chain at its own time: allowed by pin, blocked without. */
+Test(api_verify, verify_chain_at)
+{
+  char pin[PW_PIN_TEXT_MAX], *id, *leaf, *inter;
+  certgen_pki_t pki;
+  const json_t *ev;
+  json_t *r;
+
+  cr_assert_eq(certgen_pki(&pki), 0);
+  pin_of(pki.inter, pin);
+  id = pinned_profile("pinned", pki.root, pin);
+  leaf = b64_der(pki.leaf);
+  inter = b64_der(pki.inter);
+
+  r = ok("verify.chain", "{\"id\": \"pinned\", \"host\": "
+         "\"www.example.com\", \"chain\": [\"%s\", \"%s\"], \"at\": %lld}",
+         leaf, inter, (long long) CERTGEN_NOW);
+  cr_assert_str_eq(str(r, "action"), "allow", "%s", json_dumps(r, 0));
+  cr_assert_str_eq(str(r, "reason"), "ok");
+  cr_assert_str_eq(str(r, "id"), id);
+  cr_assert_str_eq(str(r, "matched_pin"), pin);
+  cr_assert_str_eq(str(r, "time"), "2026-01-01T00:00:00Z");
+  cr_assert_eq(num(r, "port"), 443);
+  cr_assert_eq(json_array_size(json_object_get(r, "chain")), 3);
+  cr_assert_null(json_object_get(r, "profile"));
+  cr_assert_null(json_object_get(r, "at"));
+  ev = last_event("decision");
+  cr_assert(json_equal(json_object_get(ev, "data"), r));
+  json_decref(r);
+
+  /* Another host of the profile: no pin set, still a valid chain. */
+  r = ok("verify.chain", "{\"id\": \"pinned\", \"host\": \"example.com\", "
+         "\"port\": 8443, \"chain\": [\"%s\", \"%s\"], "
+         "\"at\": \"2026-01-01T00:00:00Z\"}", leaf, inter);
+  cr_assert_str_eq(str(r, "action"), "allow");
+  cr_assert_str_eq(str(r, "reason"), "no_policy");
+  cr_assert_eq(num(r, "port"), 8443);
+  json_decref(r);
+
+  /* Without the profile, the system store does not know the root. */
+  r = ok("verify.chain", "{\"host\": \"www.example.com\", \"chain\": "
+         "[\"%s\", \"%s\"], \"at\": %lld}", leaf, inter,
+         (long long) CERTGEN_NOW);
+  cr_assert_str_eq(str(r, "action"), "block");
+  cr_assert_str_eq(str(r, "reason"), "untrusted");
+  cr_assert(json_is_null(json_object_get(r, "id")));
+  json_decref(r);
+
+  /* A key-replaced profile: the pin no longer matches. */
+  json_decref(ok("profiles.update", "{\"id\": \"pinned\", \"revision\": 1, "
+                 "\"patch\": {\"pins\": [{\"pattern\": \"www.example.com\", "
+                 "\"pins\": [\"" PIN_A "\", \"" PIN_B "\"]}]}}"));
+  r = ok("verify.chain", "{\"id\": \"pinned\", \"host\": "
+         "\"www.example.com\", \"chain\": [\"%s\", \"%s\"], \"at\": %lld}",
+         leaf, inter, (long long) CERTGEN_NOW);
+  cr_assert_str_eq(str(r, "action"), "block");
+  cr_assert_str_eq(str(r, "reason"), "pin_mismatch");
+  cr_assert_eq(json_array_size(json_object_get(r, "expected_pins")), 2);
+  json_decref(r);
+
+  free(leaf);
+  free(inter);
+  free(id);
+  certgen_pki_free(&pki);
+}
+
+/* The engine's default pins apply unless the profile overrides them. */
+Test(api_verify, verify_chain_defaults)
+{
+  char *id, *leaf, *pem, *text;
+  certgen_pki_t pki;
+  json_t *r, *params;
+
+  cr_assert_eq(certgen_pki(&pki), 0);
+  pem = pem_of(pki.root);
+  params = json_pack("{s:s, s:s}", "name", "plain", "roots", pem);
+  text = json_dumps(params, 0);
+  id = create(text);
+  leaf = b64_der(pki.leaf);
+  json_decref(ok("pins.defaults.set", "{\"pins\": [{\"pattern\": "
+                 "\"**.example.com\", \"pins\": [\"" PIN_A "\", \"" PIN_B
+                 "\"]}]}"));
+
+  r = ok("verify.chain", "{\"id\": \"plain\", \"host\": "
+         "\"www.example.com\", \"chain\": [\"%s\", \"%s\"], \"at\": %lld}",
+         leaf, keep(b64_der(pki.inter)), (long long) CERTGEN_NOW);
+  cr_assert_str_eq(str(r, "reason"), "pin_mismatch", "%s",
+                   json_dumps(r, 0));
+  json_decref(r);
+
+  free(text);
+  free(pem);
+  free(leaf);
+  free(id);
+  json_decref(params);
+  certgen_pki_free(&pki);
+}
+
+/* The loop's path answers a repeated call from the caches alone. */
+Test(api_verify, verify_cached)
+{
+  char pin[PW_PIN_TEXT_MAX], *id, *leaf, *text;
+  certgen_pki_t pki;
+  json_t *params, *r, *cached = NULL;
+  pw_api_session_t other;
+  char *other_id;
+
+  pki_now(&pki);
+  pin_of(pki.leaf, pin);
+  id = pinned_profile("now", pki.root, pin);
+  other_id = create("{\"name\": \"other\"}");
+  leaf = b64_der(pki.leaf);
+  params = json_pack("{s:s, s:s, s:[s]}", "id", "now", "host",
+                     "www.example.com", "chain", leaf);
+  text = json_dumps(params, 0);
+
+  /* Nothing compiled yet: the pool must answer. */
+  cr_assert(!pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+
+  r = ok("verify.chain", "%s", text);
+  cr_assert_str_eq(str(r, "action"), "allow", "%s", json_dumps(r, 0));
+  cr_assert_str_eq(str(r, "reason"), "ok");
+
+  cr_assert(pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  cr_assert_str_eq(str(cached, "action"), "allow");
+  cr_assert_str_eq(str(cached, "reason"), "ok");
+  cr_assert_str_eq(str(cached, "id"), id);
+  cr_assert_str_eq(str(cached, "matched_pin"), pin);
+  json_decref(cached);
+  cached = NULL;
+
+  /* The pool's decision is in the record; the loop's answer adds none. */
+  json_decref(r);
+  r = ok("decisions.list", "{\"id\": \"now\"}");
+  cr_assert_eq(json_array_size(json_object_get(r, "decisions")), 1);
+  cr_assert_str_eq(str(json_array_get(json_object_get(r, "decisions"), 0),
+                       "reason"), "ok");
+
+  /* By UUID too: the compiled entry knows both names. */
+  json_object_set_new(params, "id", json_string(id));
+  cr_assert(pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  json_decref(cached);
+  cached = NULL;
+
+  /* Not for a session without a token, nor one scoped elsewhere. */
+  memset(&other, 0, sizeof(other));
+  cr_assert(!pw_api_verify_cached(fx.api, &other, params, &cached));
+  scoped_session(other_id, &other);
+  cr_assert(!pw_api_verify_cached(fx.api, &other, params, &cached));
+
+  /* A question about a given time is never the cache's. */
+  json_object_set_new(params, "at", json_integer(time(NULL)));
+  cr_assert(!pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  json_object_del(params, "at");
+
+  /* A changed profile forgets what was compiled for it. */
+  json_decref(ok("profiles.update", "{\"id\": \"now\", \"revision\": 1, "
+                 "\"patch\": {\"tags\": [\"t\"]}}"));
+  cr_assert(!pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  json_decref(r);
+  r = ok("verify.chain", "%s", text);
+  cr_assert(pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  json_decref(cached);
+  cached = NULL;
+
+  /* Malformed params are the pool's to refuse. */
+  json_object_set_new(params, "chain", json_string("x"));
+  cr_assert(!pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  cr_assert(!pw_api_verify_cached(fx.api, &fx.session, NULL, &cached));
+
+  json_decref(r);
+  json_decref(params);
+  free(text);
+  free(leaf);
+  free(id);
+  free(other_id);
+  certgen_pki_free(&pki);
+}
