@@ -49,6 +49,14 @@ static const char *const steps[] = {
   "CREATE INDEX decisions_profile ON decisions(profile, at);"
   "CREATE INDEX decisions_host ON decisions(host, at);"
   "CREATE INDEX decisions_action ON decisions(action, at);",
+
+  /*
+   * 2 -> 3: when each decision was recorded, which retention counts
+   * from; a decision may speak for another time (verify.chain's "at").
+   */
+  "ALTER TABLE decisions ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE decisions SET recorded = at;"
+  "CREATE INDEX decisions_recorded ON decisions(recorded);",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == PW_STORE_SCHEMA_VERSION,

@@ -27,7 +27,7 @@
 #include "engine/err.h"
 #include "profiles/profile.h"
 
-#define PW_STORE_SCHEMA_VERSION 2
+#define PW_STORE_SCHEMA_VERSION 3
 #define PW_STORE_BUSY_MS        5000
 #define PW_STORE_DB_NAME        "pinwarden.db"
 
@@ -129,8 +129,9 @@ int pw_store_default_pins_set(pw_store_t *s, const json_t *pins,
                               pw_err_t *err);
 
 /*
- * Bounds of the decision log: at most max_count records, none older
- * than max_age_s seconds.  0 leaves a bound as it was.
+ * Bounds of the decision log: at most max_count records, none recorded
+ * more than max_age_s seconds ago (whatever time a decision speaks
+ * for).  0 leaves a bound as it was.
  */
 void pw_store_set_retention(pw_store_t *s, int64_t max_count,
                             int64_t max_age_s);

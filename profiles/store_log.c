@@ -180,7 +180,7 @@ prune(pw_store_t *s, int64_t now, pw_err_t *err)
   int64_t newest = 0;
   int ret;
 
-  ret = run_bound(s, "DELETE FROM decisions WHERE at < ?",
+  ret = run_bound(s, "DELETE FROM decisions WHERE recorded < ?",
                   now - s->keep_age_s, err);
   if (ret != PW_OK)
     return ret;
@@ -280,7 +280,8 @@ pw_store_decision_add(pw_store_t *s, const json_t *decision, pw_err_t *err)
   ret = pw_store__begin(s, true, err);
   if (ret == PW_OK)
     ret = pw_store__prepare(s, "INSERT INTO decisions(at, profile, host, "
-                            "action, doc) VALUES (?, ?, ?, ?, ?)", &st, err);
+                            "action, doc, recorded) VALUES (?, ?, ?, ?, ?, ?)",
+                            &st, err);
   if (ret != PW_OK)
     goto done;
   sqlite3_bind_int64(st, 1, at);
@@ -288,6 +289,7 @@ pw_store_decision_add(pw_store_t *s, const json_t *decision, pw_err_t *err)
   sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, pw_action_name(a), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 5, doc, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 6, now);
   if (sqlite3_step(st) != SQLITE_DONE) {
     ret = pw_store__db_err(s, "recording the decision", err);
     goto done;

@@ -875,17 +875,66 @@ Test(store, decisions_keep_age)
   add_decision(s, "", "a.example", PW_ACTION_BLOCK, now - 3 * 24 * 3600);
   add_decision(s, "", "a.example", PW_ACTION_BLOCK, now - 3600);
 
-  /* The old one went on the next insert, in the same transaction. */
+  /* Age counts from the recording, not from the time a decision is for. */
   n = count_decisions(s);
-  cr_assert_eq(n, 1, "got %zu want 1", n);
+  cr_assert_eq(n, 2, "got %zu want 2", n);
 
-  /* An explicit prune from a later time takes the other too. */
+  /* Half a day on, both are still young enough. */
+  cr_assert_eq(pw_store_decision_prune(s, now + 12 * 3600, NULL), PW_OK);
+  n = count_decisions(s);
+  cr_assert_eq(n, 2, "got %zu want 2", n);
+
+  /* Two days on, both have gone. */
   cr_assert_eq(pw_store_decision_prune(s, now + 2 * 24 * 3600, NULL),
                PW_OK);
   n = count_decisions(s);
   cr_assert_eq(n, 0, "got %zu want 0", n);
 
   pw_store_close(s);
+  free(dir);
+}
+
+/* Version 2's decision log as it was released, with one record. */
+static const char schema_v2_decisions[] =
+  "CREATE TABLE decisions (id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
+  "  profile TEXT NOT NULL, host TEXT NOT NULL, action TEXT NOT NULL,"
+  "  doc TEXT NOT NULL) STRICT;"
+  "INSERT INTO decisions(at, profile, host, action, doc) VALUES"
+  "  (1790000000, '', 'old.example', 'block', '{\"host\":\"old.example\"}');";
+
+/* Version 2 to 3: decisions keep their records, recorded at their time. */
+Test(store, migrates_v2_decisions)
+{
+  char *dir = data_dir(), *db, *sql;
+  sqlite3 *raw;
+  sqlite3_stmt *st;
+  pw_store_t *s;
+
+  cr_assert_neq(asprintf(&sql, "%.*s%sPRAGMA user_version = 2;",
+                         (int) (sizeof(schema_v1) - 1
+                                - strlen("PRAGMA user_version = 1;")),
+                         schema_v1, schema_v2_decisions), -1);
+  write_raw(dir, sql);
+  s = open_store(dir);
+  cr_assert_eq(pw_store_schema_version(s), PW_STORE_SCHEMA_VERSION);
+
+  /* Retention far off: the old record must survive the migration. */
+  pw_store_set_retention(s, 0, INT64_C(1) << 40);
+  cr_expect_eq(count_decisions(s), 1, "the record was lost");
+  pw_store_close(s);
+
+  db = join(dir, PW_STORE_DB_NAME);
+  cr_assert_eq(sqlite3_open(db, &raw), SQLITE_OK);
+  cr_assert_eq(sqlite3_prepare_v2(raw, "SELECT recorded FROM decisions",
+                                  -1, &st, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  cr_expect_eq(sqlite3_column_int64(st, 0), 1790000000,
+               "recorded %lld", (long long) sqlite3_column_int64(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+
+  free(db);
+  free(sql);
   free(dir);
 }
 
