@@ -46,9 +46,9 @@ pw_verifier_new(pw_verifier_t **out, pw_err_t *err)
   return PW_OK;
 }
 
-int
-pw_verifier_new_roots(pw_verifier_t **out, const unsigned char *buf,
-                      size_t len, pw_err_t *err)
+static int
+verifier_with_roots(pw_verifier_t **out, const unsigned char *buf,
+                    size_t len, bool system, pw_err_t *err)
 {
   STACK_OF(X509) *roots = NULL;
   pw_verifier_t *v = NULL;
@@ -73,6 +73,11 @@ pw_verifier_new_roots(pw_verifier_t **out, const unsigned char *buf,
     ret = pw_err_set(err, PW_ENOMEM, "out of memory");
     goto done;
   }
+  if (system && !X509_STORE_set_default_paths(v->store)) {
+    ret = pw_err_set(err, PW_ECRYPTO, "cannot load the system trust store");
+    pw_err_add_openssl(err);
+    goto done;
+  }
   for (i = 0; i < sk_X509_num(roots); i++) {
     if (!X509_STORE_add_cert(v->store, sk_X509_value(roots, i))) {
       ret = pw_err_set(err, PW_ECRYPTO, "cannot add root %d", i + 1);
@@ -88,6 +93,20 @@ done:
   pw_verifier_free(v);
   sk_X509_pop_free(roots, X509_free);
   return ret;
+}
+
+int
+pw_verifier_new_roots(pw_verifier_t **out, const unsigned char *buf,
+                      size_t len, pw_err_t *err)
+{
+  return verifier_with_roots(out, buf, len, false, err);
+}
+
+int
+pw_verifier_new_extra(pw_verifier_t **out, const unsigned char *buf,
+                      size_t len, pw_err_t *err)
+{
+  return verifier_with_roots(out, buf, len, true, err);
 }
 
 uint64_t

@@ -42,6 +42,14 @@ int pw_verifier_new(pw_verifier_t **out, pw_err_t *err);
 int pw_verifier_new_roots(pw_verifier_t **out, const unsigned char *buf,
                           size_t len, pw_err_t *err);
 
+/*
+ * A verifier that trusts the system store and, besides it, the
+ * certificates of a PEM or DER buffer, any of which may be an anchor:
+ * a profile's extra roots.
+ */
+int pw_verifier_new_extra(pw_verifier_t **out, const unsigned char *buf,
+                          size_t len, pw_err_t *err);
+
 void pw_verifier_free(pw_verifier_t *v);
 
 /*

@@ -126,8 +126,12 @@ compile(const char *id, const char *name, int64_t revision,
     ret = c->pins != NULL ? pw_policy_add_json(c->pins, pins, e)
                           : pw_err_set(e, PW_ENOMEM, "out of memory");
   }
+  /*
+   * A profile's roots add to the system store (DESIGN.md, "Chain
+   * verification"); they do not replace it.
+   */
   if (ret == PW_OK && roots != NULL)
-    ret = pw_verifier_new_roots(&c->verifier,
+    ret = pw_verifier_new_extra(&c->verifier,
                                 (const unsigned char *) roots,
                                 strlen(roots), e);
 

@@ -384,3 +384,35 @@ Test(verify, bad_input)
   pw_verifier_free(v);
   certgen_pki_free(&pki);
 }
+
+/* Extra roots add to the system store: the test root anchors the chain. */
+Test(verify, extra_roots)
+{
+  pw_verify_req_t req;
+  pw_decision_t d;
+  certgen_pki_t pki;
+  pw_verifier_t *v;
+  unsigned char *der = NULL;
+  pw_err_t err;
+  int len;
+
+  cr_assert_eq(certgen_pki(&pki), 0);
+  len = i2d_X509(pki.root, &der);
+  cr_assert_eq(pw_verifier_new_extra(&v, der, (size_t) len, &err), PW_OK,
+               "%s", err.msg);
+
+  memset(&req, 0, sizeof(req));
+  req.host = "www.example.com";
+  req.at = CERTGEN_NOW;
+  req.chain = certgen_stack(pki.leaf, pki.inter, NULL);
+  pw_decision_init(&d);
+  cr_assert_eq(pw_verify_chain(v, &req, &d, NULL), PW_OK);
+  cr_expect_eq(d.action, PW_ACTION_ALLOW, "%s: %s",
+               pw_reason_name(d.reason), d.detail);
+
+  pw_decision_clear(&d);
+  sk_X509_pop_free(req.chain, X509_free);
+  OPENSSL_free(der);
+  pw_verifier_free(v);
+  certgen_pki_free(&pki);
+}
