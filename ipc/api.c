@@ -4,6 +4,7 @@
  */
 #include "ipc/api_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,14 @@ make_token(char out[PW_API_TOKEN_LEN], pw_err_t *err)
  * then keeps the figure as its methods create and delete.
  */
 static int
-count_profiles(pw_store_t *s, long *out, pw_err_t *err)
+count_profiles(pw_api_t *api, pw_store_t *s, long *out, pw_err_t *err)
 {
   pw_store_query_t q = { .limit = PW_STORE_LIST_MAX };
-  json_t *page = NULL;
+  json_t *page = NULL, *p;
   char *cursor = NULL;
   const char *next;
   long n = 0;
+  size_t i;
   int ret;
 
   do {
@@ -59,6 +61,9 @@ count_profiles(pw_store_t *s, long *out, pw_err_t *err)
     if (ret != PW_OK)
       break;
 
+    json_array_foreach(json_object_get(page, "profiles"), i, p)
+      pw_api__name_set(api, json_string_value(json_object_get(p, "id")),
+                       json_string_value(json_object_get(p, "name")));
     n += (long) json_array_size(json_object_get(page, "profiles"));
     next = json_string_value(json_object_get(page, "next"));
     free(cursor);
@@ -94,6 +99,14 @@ pw_api_new(pw_api_t **out, const char *data_dir, pw_err_t *err)
     free(api);
     return pw_err_set(err, PW_ENOMEM, "uv_mutex_init");
   }
+  if (uv_mutex_init(&api->names_lock) != 0) {
+    uv_mutex_destroy(&api->tokens_lock);
+    uv_mutex_destroy(&api->lock);
+    free(api);
+    return pw_err_set(err, PW_ENOMEM, "uv_mutex_init");
+  }
+  api->by_name = json_object();
+  api->by_id = json_object();
   api->started = uv_hrtime();
   atomic_init(&api->running, 0);
   atomic_init(&api->nprofiles, 0);
@@ -106,7 +119,7 @@ pw_api_new(pw_api_t **out, const char *data_dir, pw_err_t *err)
   if (ret != PW_OK)
     goto done;
 
-  ret = count_profiles(api->store, &n, err);
+  ret = count_profiles(api, api->store, &n, err);
   if (ret != PW_OK)
     goto done;
   atomic_store(&api->nprofiles, n);
@@ -145,9 +158,73 @@ pw_api_free(pw_api_t *api)
     OPENSSL_cleanse(api->scoped, api->scoped_cap * sizeof(*api->scoped));
   free(api->scoped);
 
+  json_decref(api->by_name);
+  json_decref(api->by_id);
+  uv_mutex_destroy(&api->names_lock);
   uv_mutex_destroy(&api->tokens_lock);
   uv_mutex_destroy(&api->lock);
   free(api);
+}
+
+/* ---- names -------------------------------------------------------- */
+
+static void
+lower(char *out, size_t size, const char *s)
+{
+  size_t i;
+
+  for (i = 0; i + 1 < size && s[i] != '\0'; i++)
+    out[i] = (char) tolower((unsigned char) s[i]);
+  out[i] = '\0';
+}
+
+void
+pw_api__name_set(pw_api_t *api, const char *id, const char *name)
+{
+  const char *old;
+  char key[512];
+
+  if (id == NULL || api->by_name == NULL || api->by_id == NULL)
+    return;
+
+  uv_mutex_lock(&api->names_lock);
+
+  old = json_string_value(json_object_get(api->by_id, id));
+  if (old != NULL) {
+    lower(key, sizeof(key), old);
+    json_object_del(api->by_name, key);
+    json_object_del(api->by_id, id);
+  }
+
+  if (name != NULL) {
+    lower(key, sizeof(key), name);
+    json_object_set_new(api->by_name, key, json_string(id));
+    json_object_set_new(api->by_id, id, json_string(name));
+  }
+
+  uv_mutex_unlock(&api->names_lock);
+}
+
+bool
+pw_api__name_find(pw_api_t *api, const char *ref,
+                  char out[PW_PROFILE_ID_LEN])
+{
+  const char *id = NULL;
+  char key[512];
+
+  uv_mutex_lock(&api->names_lock);
+
+  if (json_object_get(api->by_id, ref) != NULL) {
+    id = ref;
+  } else {
+    lower(key, sizeof(key), ref);
+    id = json_string_value(json_object_get(api->by_name, key));
+  }
+  if (id != NULL)
+    snprintf(out, PW_PROFILE_ID_LEN, "%s", id);
+
+  uv_mutex_unlock(&api->names_lock);
+  return id != NULL;
 }
 
 const char *
@@ -531,8 +608,8 @@ topic_names(unsigned bits)
 }
 
 /*
- * The loop cannot look names up in the store, so a subscription names
- * its profile by UUID.
+ * The loop cannot look names up in the store, so a subscription's name
+ * is read from the map the profile methods keep.
  */
 static int
 events_subscribe(void *vctx, const json_t *params, json_t **result,
@@ -541,25 +618,29 @@ events_subscribe(void *vctx, const json_t *params, json_t **result,
   static const char *const allowed[] = { "topics", "id", NULL };
   pw_api_ctx_t *ctx = vctx;
   pw_api_session_t *s = ctx->session;
-  const char *id = NULL;
+  char uuid[PW_PROFILE_ID_LEN] = "";
+  const char *ref = NULL;
   unsigned bits;
 
   if (pw_api__authed(ctx, err) != 0
       || pw_api__params(params, allowed, err) != 0
       || topic_bits(params, &bits, err) != 0
-      || pw_api__str(params, "id", false, PW_PROFILE_ID_LEN, &id, err) != 0)
+      || pw_api__str(params, "id", false, 256, &ref, err) != 0)
     return -1;
 
-  if (id != NULL && !pw_profile_id_valid(id))
-    return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
-                       "id: events are filtered by the profile's UUID");
-  if (s->scope[0] != '\0' && id != NULL && strcmp(id, s->scope) != 0)
+  /* A scoped session learns nothing of other profiles, not even names. */
+  if (ref != NULL && !pw_api__name_find(ctx->api, ref, uuid))
+    return pw_rpc_fail(err, s->scope[0] != '\0' ? PW_RPC_UNAUTHORIZED
+                                                : PW_RPC_NOT_FOUND, NULL,
+                       s->scope[0] != '\0'
+                       ? "this session is scoped to another profile"
+                       : "id: no such profile");
+  if (s->scope[0] != '\0' && ref != NULL && strcmp(uuid, s->scope) != 0)
     return pw_rpc_fail(err, PW_RPC_UNAUTHORIZED, NULL,
                        "this session is scoped to another profile");
 
   s->topics |= bits;
-  snprintf(s->topic_profile, sizeof(s->topic_profile), "%s",
-           id != NULL ? id : "");
+  snprintf(s->topic_profile, sizeof(s->topic_profile), "%s", uuid);
   *result = topic_names(s->topics);
   return 0;
 }

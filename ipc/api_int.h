@@ -60,6 +60,16 @@ struct pw_api {
   size_t             nscoped;
   size_t             scoped_cap;
 
+  /*
+   * Profile names to UUIDs and back, kept by the methods that change
+   * profiles, so that the loop (events.subscribe) can read a name
+   * without the store.  Names are kept lower-cased: they are unique
+   * without regard to case.
+   */
+  uv_mutex_t         names_lock;
+  json_t            *by_name;
+  json_t            *by_id;
+
   uv_mutex_t         lock;       /* everything below */
   pw_verifier_t     *system;
   pw_api_compiled_t *compiled;
@@ -110,6 +120,13 @@ int pw_api__authed(pw_api_ctx_t *ctx, pw_rpc_error_t *err);
 int pw_api__engine_wide(pw_api_ctx_t *ctx, pw_rpc_error_t *err);
 
 /* ---- profiles ----------------------------------------------------- */
+
+/* Records that profile id now has name (NULL: it was deleted). */
+void pw_api__name_set(pw_api_t *api, const char *id, const char *name);
+
+/* The UUID of the profile named ref (a UUID or a name) into out. */
+bool pw_api__name_find(pw_api_t *api, const char *ref,
+                       char out[PW_PROFILE_ID_LEN]);
 
 /*
  * The profile a call names by "id" (its UUID or its name) into p, which

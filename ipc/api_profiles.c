@@ -146,6 +146,10 @@ profile_event(pw_api_ctx_t *ctx, const char *action, const pw_profile_t *p)
 {
   json_t *shown = pw_api__profile_json(p);
 
+  /* Every change of a profile passes here: keep the name map with it. */
+  pw_api__name_set(ctx->api, p->id,
+                   strcmp(action, "deleted") == 0 ? NULL : p->name);
+
   if (shown == NULL)
     return;
   pw_api__event(ctx, "profile", p->id,

@@ -297,8 +297,8 @@ static const struct error_case error_cases[] = {
   { "subscribe no topics", "events.subscribe", "{}", -32602 },
   { "subscribe bad topic", "events.subscribe",
     "{\"topics\": [\"weather\"]}", -32602 },
-  { "subscribe by name", "events.subscribe",
-    "{\"topics\": [\"profile\"], \"id\": \"alpha\"}", -32602 },
+  { "subscribe to an unknown profile", "events.subscribe",
+    "{\"topics\": [\"profile\"], \"id\": \"zed\"}", -32001 },
 
   /* tokens */
   { "token unknown profile", "tokens.create", "{\"id\": \"zed\"}",
@@ -589,7 +589,7 @@ Test(api, secure_access)
 Test(api, events_subscribe)
 {
   pw_api_session_t *s = &fx.session;
-  const char *id = "9b2f4c1e-0a3d-4e5f-8a6b-7c8d9e0f1a2b";
+  char *id = create("{\"name\": \"Watched\"}");
   json_t *r;
 
   cr_assert(!pw_api_wants(s, PW_TOPIC_PROFILE, id));
@@ -616,6 +616,25 @@ Test(api, events_subscribe)
   json_decref(r);
   cr_assert(!pw_api_wants(s, PW_TOPIC_PROFILE, id));
   cr_assert_str_eq(s->topic_profile, "");
+
+  /* By name, in any case: the filter holds the UUID. */
+  json_decref(ok("events.subscribe", "{\"topics\": [\"profile\"], "
+                 "\"id\": \"watched\"}"));
+  cr_assert_str_eq(s->topic_profile, id);
+
+  /* A renamed profile is found by its new name only. */
+  json_decref(ok("profiles.update", "{\"id\": \"%s\", \"revision\": 1, "
+                 "\"patch\": {\"name\": \"Renamed\"}}", id));
+  json_decref(ok("events.subscribe", "{\"topics\": [\"profile\"], "
+                 "\"id\": \"renamed\"}"));
+  fails(-32001, "events.subscribe", "{\"topics\": [\"profile\"], "
+        "\"id\": \"watched\"}");
+
+  /* A deleted one is gone from the map. */
+  json_decref(ok("profiles.delete", "{\"id\": \"%s\"}", id));
+  fails(-32001, "events.subscribe", "{\"topics\": [\"profile\"], "
+        "\"id\": \"%s\"}", id);
+  free(id);
 }
 
 /* ---- scoped sessions ---------------------------------------------- */
