@@ -6,7 +6,8 @@
 # BUILDDIR (default: build) is set up as a release build without the
 # unit tests when it does not exist; one that exists keeps its settings,
 # with a warning when they do not optimise.  --seconds goes to every
-# benchmark (per row or cell).
+# benchmark (per row or cell).  bench_ipc starts and stops its own
+# `pinwarden serve` on a temporary data folder.
 set -eu
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,10 +29,14 @@ case "$opt" in
           "--buildtype=release" >&2 ;;
 esac
 
-meson compile -C "$build" bench_verify bench_lookup >/dev/null
+# bench_ipc starts the daemon it measures: $build/pinwarden.
+meson compile -C "$build" bench_verify bench_lookup bench_ipc \
+  pinwarden:executable >/dev/null
 
 "$build/bench/bench_verify" "$@"
 echo
 "$build/bench/bench_verify" --rsa "$@"
 echo
 "$build/bench/bench_lookup" "$@"
+echo
+"$build/bench/bench_ipc" "$@"
