@@ -139,15 +139,32 @@ hash_str(EVP_MD_CTX *md, const char *s)
   return EVP_DigestUpdate(md, s, strlen(s) + 1);
 }
 
-int
-pw_dcache_key(pw_dcache_key_t *key, const pw_verifier_t *v,
-              const pw_verify_req_t *req)
+/* Everything of a request but its chain, after the chain's DER. */
+static int
+key_finish(EVP_MD_CTX *md, pw_dcache_key_t *key, const pw_verifier_t *v,
+           const pw_verify_req_t *req)
 {
-  unsigned char *der;
-  uint64_t revs[3];
   uint16_t port = req->port;
+  uint64_t revs[3];
+
+  revs[0] = req->pins != NULL ? pw_policy_revision(req->pins) : 0;
+  revs[1] = req->defaults != NULL ? pw_policy_revision(req->defaults) : 0;
+  revs[2] = pw_verifier_revision(v);
+  return hash_str(md, req->host) && hash_str(md, req->profile)
+         && EVP_DigestUpdate(md, &port, sizeof(port))
+         && EVP_DigestUpdate(md, &req->max_path, sizeof(req->max_path))
+         && EVP_DigestUpdate(md, revs, sizeof(revs))
+         && EVP_DigestFinal_ex(md, key->hash, NULL);
+}
+
+int
+pw_dcache_key_der(pw_dcache_key_t *key, const pw_verifier_t *v,
+                  const pw_verify_req_t *req,
+                  const unsigned char *const *der, const int *len, size_t n)
+{
   EVP_MD_CTX *md;
-  int i, len, ok;
+  size_t i;
+  int ok;
 
   /* A decision for a given time is a question for the verifier alone. */
   if (req->at != 0)
@@ -158,26 +175,43 @@ pw_dcache_key(pw_dcache_key_t *key, const pw_verifier_t *v,
     return PW_ENOMEM;
   ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 
-  for (i = 0; ok && req->chain != NULL && i < sk_X509_num(req->chain);
-       i++) {
-    der = NULL;
-    len = i2d_X509(sk_X509_value(req->chain, i), &der);
-    ok = len > 0 && EVP_DigestUpdate(md, &len, sizeof(len))
-         && EVP_DigestUpdate(md, der, (size_t) len);
-    OPENSSL_free(der);
-  }
+  /* Each encoding's length first, so that no two chains run together. */
+  for (i = 0; ok && i < n; i++)
+    ok = len[i] > 0 && EVP_DigestUpdate(md, &len[i], sizeof(len[i]))
+         && EVP_DigestUpdate(md, der[i], (size_t) len[i]);
 
-  revs[0] = req->pins != NULL ? pw_policy_revision(req->pins) : 0;
-  revs[1] = req->defaults != NULL ? pw_policy_revision(req->defaults) : 0;
-  revs[2] = pw_verifier_revision(v);
-  ok = ok && hash_str(md, req->host) && hash_str(md, req->profile)
-       && EVP_DigestUpdate(md, &port, sizeof(port))
-       && EVP_DigestUpdate(md, &req->max_path, sizeof(req->max_path))
-       && EVP_DigestUpdate(md, revs, sizeof(revs))
-       && EVP_DigestFinal_ex(md, key->hash, NULL);
-
+  ok = ok && key_finish(md, key, v, req);
   EVP_MD_CTX_free(md);
   return ok ? PW_OK : PW_ECRYPTO;
+}
+
+int
+pw_dcache_key(pw_dcache_key_t *key, const pw_verifier_t *v,
+              const pw_verify_req_t *req)
+{
+  unsigned char *der[PW_VERIFY_MAX_CHAIN] = { NULL };
+  int len[PW_VERIFY_MAX_CHAIN];
+  size_t i, n;
+  int ret = PW_OK;
+
+  n = req->chain != NULL ? (size_t) sk_X509_num(req->chain) : 0;
+  if (n > PW_VERIFY_MAX_CHAIN)
+    return PW_EINVAL;
+
+  /* A certificate read from DER keeps its encoding: no re-encoding. */
+  for (i = 0; ret == PW_OK && i < n; i++) {
+    len[i] = i2d_X509(sk_X509_value(req->chain, (int) i), &der[i]);
+    if (len[i] <= 0)
+      ret = PW_ECRYPTO;
+  }
+
+  if (ret == PW_OK)
+    ret = pw_dcache_key_der(key, v, req, (const unsigned char *const *) der,
+                            len, n);
+
+  for (i = 0; i < n; i++)
+    OPENSSL_free(der[i]);
+  return ret;
 }
 
 int

@@ -30,6 +30,17 @@ void pw_dcache_free(pw_dcache_t *c);
 int pw_dcache_key(pw_dcache_key_t *key, const pw_verifier_t *v,
                   const pw_verify_req_t *req);
 
+/*
+ * The same key from the chain's DER encodings (leaf first, n of them)
+ * as the peer sent them; req->chain is not read.  A repeated chain is
+ * then answered without decoding any certificate, which costs far more
+ * than the rest of a cached answer.
+ */
+int pw_dcache_key_der(pw_dcache_key_t *key, const pw_verifier_t *v,
+                      const pw_verify_req_t *req,
+                      const unsigned char *const *der, const int *len,
+                      size_t n);
+
 /* Copies a fresh entry into d (initialised by the caller): 1, else 0. */
 int pw_dcache_get(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
                   pw_decision_t *d);

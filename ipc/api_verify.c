@@ -239,94 +239,97 @@ typedef struct vreq {
   const char     *host;
   int64_t         port;
   int64_t         at;
-  STACK_OF(X509) *chain;
+  size_t          n;        /* certificates, leaf first */
+  unsigned char  *der[PW_API_CHAIN_MAX];
+  int             len[PW_API_CHAIN_MAX];
+  STACK_OF(X509) *chain;    /* parsed from der by vreq_x509() */
 } vreq_t;
 
-/* Base64 of one DER certificate, nothing before or after it. */
-static X509 *
-cert_decode(const json_t *v, size_t i, pw_rpc_error_t *err)
+/* Base64 of one DER certificate into r->der[i]. */
+static int
+der_decode(const json_t *v, size_t i, vreq_t *r, pw_rpc_error_t *err)
 {
-  const unsigned char *p;
-  unsigned char *der;
+  const char *b64 = json_string_value(v);
   size_t len = json_string_length(v), pad = 0;
-  X509 *x = NULL;
   int n;
 
-  if (!json_is_string(v) || len == 0 || len > CERT_B64_MAX || len % 4 != 0) {
-    pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL, "chain[%zu]: must be "
-                "base64 of a DER certificate of at most %d bytes", i,
-                PW_API_CERT_MAX);
-    return NULL;
-  }
+  if (!json_is_string(v) || len == 0 || len > CERT_B64_MAX || len % 4 != 0)
+    return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL, "chain[%zu]: "
+                       "must be base64 of a DER certificate of at most %d "
+                       "bytes", i, PW_API_CERT_MAX);
 
-  der = malloc(len / 4 * 3 + 1);
-  if (der == NULL) {
-    pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
-    return NULL;
-  }
-
-  /* EVP_DecodeBlock counts the padding as zero bytes of output. */
-  ERR_clear_error();
-  n = EVP_DecodeBlock(der, (const unsigned char *) json_string_value(v),
-                      (int) len);
-  if (json_string_value(v)[len - 1] == '=')
-    pad = json_string_value(v)[len - 2] == '=' ? 2 : 1;
-  if (n >= 0 && (size_t) n >= pad) {
-    n -= (int) pad;
-    p = der;
-    x = d2i_X509(NULL, &p, n);
-    if (x != NULL && p != der + n) {
-      X509_free(x);
-      x = NULL;
-    }
-  }
-  free(der);
-  ERR_clear_error();
-
-  if (x == NULL)
-    pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
-                "chain[%zu]: not base64 of one DER certificate", i);
-  return x;
-}
-
-static int
-chain_parse(const json_t *list, STACK_OF(X509) **out, pw_rpc_error_t *err)
-{
-  STACK_OF(X509) *sk;
-  const json_t *v;
-  X509 *x;
-  size_t i;
-
-  if (!json_is_array(list) || json_array_size(list) == 0
-      || json_array_size(list) > PW_API_CHAIN_MAX)
-    return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
-                       "chain: must be a list of 1 to %d certificates, "
-                       "leaf first", PW_API_CHAIN_MAX);
-
-  sk = sk_X509_new_null();
-  if (sk == NULL)
+  r->der[i] = malloc(len / 4 * 3 + 1);
+  if (r->der[i] == NULL)
     return pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
 
-  json_array_foreach(list, i, v) {
-    x = cert_decode(v, i, err);
-    if (x == NULL || !sk_X509_push(sk, x)) {
-      if (x != NULL)
-        pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
-      X509_free(x);
-      sk_X509_pop_free(sk, X509_free);
-      return -1;
-    }
-  }
-
-  *out = sk;
+  /* EVP_DecodeBlock counts the padding as zero bytes of output. */
+  n = EVP_DecodeBlock(r->der[i], (const unsigned char *) b64, (int) len);
+  if (b64[len - 1] == '=')
+    pad = b64[len - 2] == '=' ? 2 : 1;
+  ERR_clear_error();
+  if (n < 0 || (size_t) n <= pad)
+    return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
+                       "chain[%zu]: not base64 of one DER certificate", i);
+  r->len[i] = n - (int) pad;
   return 0;
 }
 
+/*
+ * Parses the DER of every certificate, which the cached path never
+ * needs: a certificate's decoding costs more than the rest of a cached
+ * answer together.
+ */
+static int
+vreq_x509(vreq_t *r, pw_rpc_error_t *err)
+{
+  const unsigned char *p;
+  X509 *x;
+  size_t i;
+
+  r->chain = sk_X509_new_null();
+  if (r->chain == NULL)
+    return pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+
+  for (i = 0; i < r->n; i++) {
+    p = r->der[i];
+    x = d2i_X509(NULL, &p, r->len[i]);
+    ERR_clear_error();
+
+    /* One certificate, nothing before or after it. */
+    if (x == NULL || p != r->der[i] + r->len[i]) {
+      X509_free(x);
+      return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
+                         "chain[%zu]: not base64 of one DER certificate",
+                         i);
+    }
+    if (!sk_X509_push(r->chain, x)) {
+      X509_free(x);
+      return pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
+                         "out of memory");
+    }
+  }
+  return 0;
+}
+
+static void
+vreq_clear(vreq_t *r)
+{
+  size_t i;
+
+  for (i = 0; i < r->n; i++)
+    free(r->der[i]);
+  sk_X509_pop_free(r->chain, X509_free);
+  memset(r, 0, sizeof(*r));
+}
+
+/* Reads the params and decodes the chain's base64 (not its DER). */
 static int
 vreq_parse(const json_t *params, vreq_t *r, pw_rpc_error_t *err)
 {
   static const char *const allowed[] = { "id", "host", "port", "chain",
                                          "at", NULL };
+  const json_t *list, *v;
+  size_t i;
 
   memset(r, 0, sizeof(*r));
   r->port = 443;
@@ -336,7 +339,20 @@ vreq_parse(const json_t *params, vreq_t *r, pw_rpc_error_t *err)
       || pw_api__int(params, "port", false, 1, 65535, &r->port, err) != 0
       || pw_api__time(params, "at", &r->at, err) != 0)
     return -1;
-  return chain_parse(json_object_get(params, "chain"), &r->chain, err);
+
+  list = json_object_get(params, "chain");
+  if (!json_is_array(list) || json_array_size(list) == 0
+      || json_array_size(list) > PW_API_CHAIN_MAX)
+    return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
+                       "chain: must be a list of 1 to %d certificates, "
+                       "leaf first", PW_API_CHAIN_MAX);
+
+  json_array_foreach(list, i, v) {
+    r->n = i + 1;
+    if (der_decode(v, i, r, err) != 0)
+      return -1;
+  }
+  return 0;
 }
 
 static void
@@ -411,14 +427,18 @@ publish(pw_api_ctx_t *ctx, const pw_decision_t *d, pw_rpc_error_t *err)
 /* A decision for now is looked up in the cache first and kept there. */
 static int
 decide(pw_api_t *api, const pw_verifier_t *v, const pw_verify_req_t *req,
-       pw_decision_t *d, pw_err_t *e)
+       const vreq_t *r, pw_decision_t *d, pw_err_t *e)
 {
   pw_dcache_key_t key;
   int64_t now = (int64_t) time(NULL);
   bool keyed;
   int hit = 0, ret;
 
-  keyed = req->at == 0 && pw_dcache_key(&key, v, req) == PW_OK;
+  /* Keyed on the DER as sent, as pw_api_verify_cached keys it. */
+  keyed = req->at == 0
+          && pw_dcache_key_der(&key, v, req,
+                               (const unsigned char *const *) r->der,
+                               r->len, r->n) == PW_OK;
   if (keyed) {
     uv_mutex_lock(&api->lock);
     hit = pw_dcache_get(api->dcache, &key, now, d);
@@ -453,7 +473,8 @@ pw_api__verify_chain(void *vctx, const json_t *params, json_t **result,
 
   pw_profile_init(&p);
   pw_decision_init(&d);
-  if (pw_api__authed(ctx, err) != 0 || vreq_parse(params, &r, err) != 0)
+  if (pw_api__authed(ctx, err) != 0 || vreq_parse(params, &r, err) != 0
+      || vreq_x509(&r, err) != 0)
     goto done;
 
   /* A scoped session verifies for its profile, named or not. */
@@ -476,7 +497,7 @@ pw_api__verify_chain(void *vctx, const json_t *params, json_t **result,
   vreq_init(&req, &r, ref != NULL ? p.id : NULL, pc, dc);
   ret = decide(api, pc != NULL && pc->verifier != NULL ? pc->verifier
                                                         : api->system,
-               &req, &d, &e);
+               &req, &r, &d, &e);
   if (ret != PW_OK) {
     pw_api__fail(err, ret, &e, PW_RPC_INTERNAL_ERROR);
     goto done;
@@ -491,7 +512,7 @@ pw_api__verify_chain(void *vctx, const json_t *params, json_t **result,
 done:
   unref(api, pc);
   unref(api, dc);
-  sk_X509_pop_free(r.chain, X509_free);
+  vreq_clear(&r);
   pw_decision_clear(&d);
   pw_profile_clear(&p);
   return rc;
@@ -549,9 +570,10 @@ pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
     goto done;
 
   vreq_init(&req, &r, pc != NULL ? pc->id : NULL, pc, dc);
-  if (pw_dcache_key(&key, pc != NULL && pc->verifier != NULL ? pc->verifier
-                                                             : api->system,
-                    &req) != PW_OK)
+  if (pw_dcache_key_der(&key, pc != NULL && pc->verifier != NULL
+                              ? pc->verifier : api->system, &req,
+                        (const unsigned char *const *) r.der, r.len, r.n)
+      != PW_OK)
     goto done;
 
   uv_mutex_lock(&api->lock);
@@ -566,7 +588,7 @@ pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
 done:
   unref(api, pc);
   unref(api, dc);
-  sk_X509_pop_free(r.chain, X509_free);
+  vreq_clear(&r);
   json_decref(err.data);
   pw_decision_clear(&d);
   return hit;

@@ -699,3 +699,34 @@ Test(dcache, new_and_free)
   pw_dcache_free(c);
   pw_dcache_free(NULL);
 }
+
+/* The key from the DER as sent is the key from the parsed chain. */
+Test(dcache, key_from_der)
+{
+  unsigned char *der[2] = { NULL, NULL };
+  pw_dcache_key_t k1, k2;
+  pw_verify_req_t req;
+  fixture_t f;
+  int len[2];
+
+  fixture_init(&f);
+  req = base_req(&f);
+  k1 = key_of(f.v, &req);
+
+  len[0] = i2d_X509(f.leaf, &der[0]);
+  len[1] = i2d_X509(f.inter, &der[1]);
+  cr_assert_eq(pw_dcache_key_der(&k2, f.v, &req,
+                                 (const unsigned char *const *) der, len, 2),
+               PW_OK);
+  cr_expect(key_eq(&k1, &k2), "the two keys differ");
+
+  /* One certificate fewer is another chain. */
+  cr_assert_eq(pw_dcache_key_der(&k2, f.v, &req,
+                                 (const unsigned char *const *) der, len, 1),
+               PW_OK);
+  cr_expect(!key_eq(&k1, &k2), "a shorter chain has the same key");
+
+  OPENSSL_free(der[0]);
+  OPENSSL_free(der[1]);
+  fixture_free(&f);
+}
