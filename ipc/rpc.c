@@ -380,5 +380,130 @@ pw_rpc_handle(const pw_rpc_method_t *table, void *ctx, const char *buf,
 
 done:
   pw_rpc_msg_free(&msg);
+  return pw_rpc_unraw(out);
+}
+
+/*
+ * A raw result is an object with one member under a key no JSON-RPC
+ * client can send (it starts with a control character), holding the
+ * text as a string.  Only pw_rpc_dumps and pw_rpc_unraw look inside.
+ */
+#define RAW_KEY "\001raw"
+
+json_t *
+pw_rpc_raw(char *text)
+{
+  json_t *o = NULL, *s;
+
+  if (text == NULL)
+    return NULL;
+  s = json_stringn_nocheck(text, strlen(text));
+  free(text);
+  if (s != NULL && (o = json_object()) != NULL
+      && json_object_set_new_nocheck(o, RAW_KEY, s) == 0)
+    return o;
+  json_decref(o);
+  return NULL;
+}
+
+static const char *
+raw_text(const json_t *v)
+{
+  if (!json_is_object(v) || json_object_size(v) != 1)
+    return NULL;
+  return json_string_value(json_object_get(v, RAW_KEY));
+}
+
+/* One response object: the rest by jansson, the raw result as it is. */
+static char *
+dumps_one(const json_t *resp)
+{
+  const char *raw = raw_text(json_object_get(resp, "result"));
+  json_t *rest;
+  char *text, *out;
+  size_t len;
+
+  if (raw == NULL)
+    return json_dumps(resp, JSON_COMPACT);
+
+  rest = json_copy((json_t *) resp);
+  if (rest == NULL)
+    return NULL;
+  json_object_del(rest, "result");
+  text = json_dumps(rest, JSON_COMPACT);
+  json_decref(rest);
+  if (text == NULL)
+    return NULL;
+
+  /* "{...}" becomes "{...,"result":RAW}". */
+  len = strlen(text);
+  if (len < 2 || asprintf(&out, "%.*s,\"result\":%s}", (int) (len - 1),
+                          text, raw) < 0)
+    out = NULL;
+  free(text);
   return out;
+}
+
+char *
+pw_rpc_dumps(const json_t *msg)
+{
+  char *out, *one, *grown;
+  size_t len, n, i;
+
+  if (!json_is_array(msg))
+    return dumps_one(msg);
+
+  out = strdup("[");
+  len = 1;
+  for (i = 0; out != NULL && i < json_array_size(msg); i++) {
+    one = dumps_one(json_array_get(msg, i));
+    n = one != NULL ? strlen(one) : 0;
+    grown = one != NULL ? realloc(out, len + n + 2) : NULL;
+    if (grown == NULL) {
+      free(one);
+      free(out);
+      return NULL;
+    }
+    out = grown;
+    if (i > 0)
+      out[len++] = ',';
+    memcpy(out + len, one, n);
+    len += n;
+    out[len] = '\0';
+    free(one);
+  }
+  if (out != NULL && (grown = realloc(out, len + 2)) != NULL) {
+    out = grown;
+    memcpy(out + len, "]", 2);
+    return out;
+  }
+  free(out);
+  return NULL;
+}
+
+static void
+unraw_one(json_t *resp)
+{
+  const char *raw = raw_text(json_object_get(resp, "result"));
+  json_t *v;
+
+  if (raw == NULL)
+    return;
+  v = json_loads(raw, JSON_DECODE_ANY, NULL);
+  json_object_set_new(resp, "result", v != NULL ? v : json_null());
+}
+
+json_t *
+pw_rpc_unraw(json_t *msg)
+{
+  json_t *v;
+  size_t i;
+
+  if (json_is_array(msg)) {
+    json_array_foreach(msg, i, v)
+      unraw_one(v);
+  } else if (msg != NULL) {
+    unraw_one(msg);
+  }
+  return msg;
 }

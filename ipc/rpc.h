@@ -115,8 +115,29 @@ int pw_rpc_fail(pw_rpc_error_t *err, int code, json_t *data,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * A result that is JSON text already, for pw_rpc_dumps to splice into
+ * the response as it is: a listing built from stored documents is not
+ * parsed only to be written out again.  Takes text (malloc'd), which
+ * the method vouches is one JSON value.
+ */
+json_t *pw_rpc_raw(char *text);
+
+/*
+ * The text of a response (an object, or a batch's array) with raw
+ * results spliced in; the caller frees it.  NULL when out of memory.
+ */
+char *pw_rpc_dumps(const json_t *msg);
+
+/*
+ * A response with every raw result parsed back into JSON, for callers
+ * in the same process (pw_rpc_handle does it).  Takes msg.
+ */
+json_t *pw_rpc_unraw(json_t *msg);
+
+/*
  * Parses and runs a whole message synchronously: the response to send
- * (object or array, owned by the caller), or NULL when there is none.
+ * (object or array, owned by the caller, raw results parsed), or NULL
+ * when there is none.
  */
 json_t *pw_rpc_handle(const pw_rpc_method_t *table, void *ctx,
                       const char *buf, size_t len);

@@ -414,7 +414,7 @@ pw_ipc__send_json(pw_ipc_conn_t *conn, json_t *msg)
 
   if (conn->wsi == NULL || conn->close_code != 0)
     return;
-  text = json_dumps(msg, JSON_COMPACT);
+  text = pw_rpc_dumps(msg);
   if (text == NULL) {
     pw_log(PW_LOG_ERROR, "ipc", "peer=%s msg=\"response not encoded\"",
            conn->peer);

@@ -764,19 +764,108 @@ pw_store__bind_named(sqlite3_stmt *st, const char *name,
     sqlite3_bind_text(st, i, value, -1, SQLITE_STATIC);
 }
 
+/*
+ * A growing text buffer for a listing.  Written by hand because the
+ * listing splices stored JSON documents together: jansson would parse
+ * each one only to write it out again, which costs most of a listing.
+ */
+typedef struct textbuf {
+  char  *p;
+  size_t len, cap;
+  int    failed;
+} textbuf_t;
+
+static void
+tb_add(textbuf_t *b, const char *s, size_t n)
+{
+  char *grown;
+  size_t cap;
+
+  if (b->failed)
+    return;
+  if (b->len + n + 1 > b->cap) {
+    cap = b->cap == 0 ? 65536 : b->cap;
+    while (b->len + n + 1 > cap)
+      cap *= 2;
+    grown = realloc(b->p, cap);
+    if (grown == NULL) {
+      b->failed = 1;
+      return;
+    }
+    b->p = grown;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void
+tb_str(textbuf_t *b, const char *s)
+{
+  tb_add(b, s, strlen(s));
+}
+
+/*
+ * Appends a stored document as a listed profile: the store's own fields
+ * first, then the document, its proxy password replaced by "***".
+ *
+ * The document is what doc_text() wrote: compact, "proxy" a top-level
+ * member whose value is null or the URL the store normalised (user and
+ * password percent-encoded, so the first "@" after "://" ends the
+ * userinfo and its first ":" starts the password).  A string value
+ * cannot hold the bytes "proxy":" unescaped, so the first match is the
+ * member.
+ */
+static int
+tb_profile(textbuf_t *b, sqlite3_stmt *st, pw_err_t *err)
+{
+  const char *id = (const char *) sqlite3_column_text(st, 0);
+  const char *doc = (const char *) sqlite3_column_text(st, 5);
+  const char *proxy, *info, *at, *colon, *end;
+  char head[160];
+
+  if (id == NULL || doc == NULL || doc[0] != '{' || doc[1] == '}')
+    return pw_err_set(err, PW_EIO, "stored profile %s: not a document",
+                      id != NULL ? id : "?");
+
+  snprintf(head, sizeof(head), "{\"id\":\"%.36s\",\"revision\":%lld,"
+           "\"created\":%lld,\"updated\":%lld,", id,
+           (long long) sqlite3_column_int64(st, 2),
+           (long long) sqlite3_column_int64(st, 3),
+           (long long) sqlite3_column_int64(st, 4));
+  tb_str(b, head);
+
+  proxy = strstr(doc, "\"proxy\":\"");
+  end = proxy != NULL ? strchr(proxy + 9, '"') : NULL;
+  info = end != NULL ? strstr(proxy + 9, "://") : NULL;
+  at = info != NULL && info < end ? memchr(info + 3, '@',
+                                           (size_t) (end - info - 3))
+                                  : NULL;
+  colon = at != NULL ? memchr(info + 3, ':', (size_t) (at - info - 3))
+                     : NULL;
+
+  if (colon == NULL) {
+    tb_str(b, doc + 1);
+  } else {
+    tb_add(b, doc + 1, (size_t) (colon + 1 - doc - 1));
+    tb_str(b, "***");
+    tb_str(b, at);
+  }
+  return b->failed ? pw_err_set(err, PW_ENOMEM, "out of memory") : PW_OK;
+}
+
 int
-pw_store_profile_list(pw_store_t *s, const pw_store_query_t *q,
-                      json_t **out, pw_err_t *err)
+pw_store_profile_list_text(pw_store_t *s, const pw_store_query_t *q,
+                           char **out, pw_err_t *err)
 {
   sqlite3_stmt *st = NULL;
-  pw_profile_t p;
-  json_t *list = NULL, *o = NULL;
-  char sql[512], *after = NULL, *next = NULL;
+  char sql[512], *after = NULL, *next = NULL, *last = NULL;
+  textbuf_t b = { 0 };
   size_t limit, n = 0;
   int ret, rc;
 
   *out = NULL;
-  pw_profile_init(&p);
   if ((q->tag != NULL && strlen(q->tag) > 4 * PW_PROFILE_TAG_MAX) ||
       (q->q != NULL && strlen(q->q) > 4 * PW_PROFILE_NAME_MAX))
     return pw_err_set(err, PW_EINVAL, "tag or q: longer than a tag or a "
@@ -803,14 +892,10 @@ pw_store_profile_list(pw_store_t *s, const pw_store_query_t *q,
   sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
                      (sqlite3_int64) limit + 1);
 
-  list = json_array();
-  if (list == NULL) {
-    ret = pw_err_set(err, PW_ENOMEM, "out of memory");
-    goto done;
-  }
+  tb_str(&b, "{\"profiles\":[");
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (n == limit) {
-      next = cursor_encode(p.name);
+      next = last != NULL ? cursor_encode(last) : NULL;
       if (next == NULL) {
         ret = pw_err_set(err, PW_ENOMEM, "out of memory");
         goto done;
@@ -818,11 +903,15 @@ pw_store_profile_list(pw_store_t *s, const pw_store_query_t *q,
       break;
     }
 
-    ret = pw_store__row(st, &p, err);
+    if (n > 0)
+      tb_str(&b, ",");
+    ret = tb_profile(&b, st, err);
     if (ret != PW_OK)
       goto done;
-    if (json_array_append_new(list, pw_profile_to_json(&p,
-                                                       PW_PROFILE_REDACT))) {
+
+    free(last);
+    last = strdup((const char *) sqlite3_column_text(st, 1));
+    if (last == NULL) {
       ret = pw_err_set(err, PW_ENOMEM, "out of memory");
       goto done;
     }
@@ -833,17 +922,49 @@ pw_store_profile_list(pw_store_t *s, const pw_store_query_t *q,
     goto done;
   }
 
-  /* "s?" writes null when there is no next page. */
-  o = json_pack("{s:O,s:s?}", "profiles", list, "next", next);
-  if (o == NULL)
+  /* The cursor is hex digits of our own: nothing to escape. */
+  tb_str(&b, "],\"next\":");
+  if (next != NULL) {
+    tb_str(&b, "\"");
+    tb_str(&b, next);
+    tb_str(&b, "\"}");
+  } else {
+    tb_str(&b, "null}");
+  }
+  if (b.failed) {
     ret = pw_err_set(err, PW_ENOMEM, "out of memory");
-  *out = o;
+    goto done;
+  }
+
+  *out = b.p;
+  b.p = NULL;
 
 done:
   sqlite3_finalize(st);
-  pw_profile_clear(&p);
-  json_decref(list);
+  free(b.p);
   free(after);
   free(next);
+  free(last);
   return ret;
+}
+
+int
+pw_store_profile_list(pw_store_t *s, const pw_store_query_t *q,
+                      json_t **out, pw_err_t *err)
+{
+  json_error_t jerr;
+  char *text = NULL;
+  int ret;
+
+  *out = NULL;
+  ret = pw_store_profile_list_text(s, q, &text, err);
+  if (ret != PW_OK)
+    return ret;
+
+  *out = json_loads(text, 0, &jerr);
+  free(text);
+  if (*out == NULL)
+    return pw_err_set(err, PW_EIO, "a stored profile does not parse: %s",
+                      jerr.text);
+  return PW_OK;
 }

@@ -113,6 +113,13 @@ int pw_store_profile_list(pw_store_t *s, const pw_store_query_t *q,
                           json_t **out, pw_err_t *err);
 
 /*
+ * The same page as JSON text (*out malloc'd), spliced from the stored
+ * documents without parsing them: what a listing of thousands wants.
+ */
+int pw_store_profile_list_text(pw_store_t *s, const pw_store_query_t *q,
+                               char **out, pw_err_t *err);
+
+/*
  * The engine-wide default pin sets (a JSON array, see engine/policy.h)
  * and their revision, 0 while never set.
  */

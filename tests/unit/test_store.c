@@ -1027,3 +1027,62 @@ Test(store, decisions_bad_input)
   pw_store_close(s);
   free(dir);
 }
+
+/*
+ * A listing is spliced from the stored documents without parsing them;
+ * each listed profile must still be what reading it shows, password
+ * redacted.  The proxies are the shapes the splicing has to get right.
+ */
+static const char *const listed_proxies[] = {
+  "socks5h://u:secret@127.0.0.1:1080",   /* user and password */
+  "http://u:p%40ss%3Aw@[::1]:3128",      /* encoded "@" and ":", IPv6 */
+  "https://only-user@proxy.example:8443",/* a user, no password */
+  NULL,                                   /* no proxy */
+};
+
+Test(store, list_text_matches_get)
+{
+  char *dir = data_dir(), name[32];
+  pw_store_t *s = open_store(dir);
+  pw_store_query_t q = { NULL, NULL, 0, NULL };
+  json_t *page = NULL, *listed, *doc, *want;
+  pw_profile_t p;
+  pw_err_t err = { 0 };
+  size_t i;
+
+  for (i = 0; i < NCASES(listed_proxies); i++) {
+    snprintf(name, sizeof(name), "p%zu \"quoted\"", i);
+    doc = json_pack("{s:s, s:s?, s:[s]}", "name", name, "proxy",
+                    listed_proxies[i], "tags", "t");
+    pw_profile_init(&p);
+    cr_assert_eq(pw_profile_from_json(&p, doc, 0, &err), PW_OK, "%s",
+                 err.msg);
+    cr_assert_eq(pw_store_profile_create(s, &p, &err), PW_OK, "%s",
+                 err.msg);
+    pw_profile_clear(&p);
+    json_decref(doc);
+  }
+
+  cr_assert_eq(pw_store_profile_list(s, &q, &page, &err), PW_OK, "%s",
+               err.msg);
+  cr_assert_eq(json_array_size(json_object_get(page, "profiles")),
+               NCASES(listed_proxies));
+
+  json_array_foreach(json_object_get(page, "profiles"), i, listed) {
+    pw_profile_init(&p);
+    cr_assert_eq(pw_store_profile_get(s, json_string_value(
+                   json_object_get(listed, "id")), &p, &err), PW_OK);
+    want = pw_profile_to_json(&p, PW_PROFILE_REDACT);
+    cr_expect(json_equal(listed, want), "profile %zu: listed %s, read %s",
+              i, json_dumps(listed, JSON_SORT_KEYS),
+              json_dumps(want, JSON_SORT_KEYS));
+    cr_expect_null(strstr(json_dumps(listed, 0), "secret"),
+                   "profile %zu: a password is listed", i);
+    json_decref(want);
+    pw_profile_clear(&p);
+  }
+
+  json_decref(page);
+  pw_store_close(s);
+  free(dir);
+}
