@@ -18,7 +18,7 @@ jobs=${FUZZ_JOBS:-2}
 
 # With -Dfuzz=true the library is compiled with fuzzer-no-link so that
 # libFuzzer sees its coverage; the targets add -fsanitize=fuzzer.
-opts="-Dfuzz=true -Dtests=false -Db_sanitize=address,undefined
+opts="-Dfuzz=true -Dtests=disabled -Db_sanitize=address,undefined
       -Db_lundef=false"
 if [ -f "$build/build.ninja" ]; then
   # shellcheck disable=SC2086

@@ -17,7 +17,7 @@ if [ $# -gt 0 ]; then
 fi
 
 if [ ! -d "$build" ]; then
-  meson setup "$build" "$src" --buildtype=release -Dtests=false
+  meson setup "$build" "$src" --buildtype=release -Dtests=disabled
 fi
 
 # Debug builds time the debug code, not the product.
