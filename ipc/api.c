@@ -182,7 +182,7 @@ void
 pw_api__name_set(pw_api_t *api, const char *id, const char *name)
 {
   const char *old;
-  char key[512];
+  char key[PW_API_REF_MAX + 1];
 
   if (id == NULL || api->by_name == NULL || api->by_id == NULL)
     return;
@@ -210,7 +210,7 @@ pw_api__name_find(pw_api_t *api, const char *ref,
                   char out[PW_PROFILE_ID_LEN])
 {
   const char *id = NULL;
-  char key[512];
+  char key[PW_API_REF_MAX + 1];
 
   uv_mutex_lock(&api->names_lock);
 
@@ -248,6 +248,7 @@ pw_api_authenticate(pw_api_t *api, const char *token,
   const size_t len = PW_API_TOKEN_LEN - 1;
   char scope[PW_PROFILE_ID_LEN] = "";
   bool engine, found = false;
+  uint64_t gen = 0;
   size_t i;
 
   if (token == NULL || strlen(token) != len)
@@ -262,6 +263,7 @@ pw_api_authenticate(pw_api_t *api, const char *token,
   for (i = 0; i < api->nscoped; i++) {
     if (CRYPTO_memcmp(token, api->scoped[i].token, len) == 0) {
       memcpy(scope, api->scoped[i].profile, sizeof(scope));
+      gen = api->scoped[i].gen;
       found = true;
     }
   }
@@ -271,11 +273,32 @@ pw_api_authenticate(pw_api_t *api, const char *token,
     return false;
 
   session->authed = true;
+  session->token_gen = engine ? 0 : gen;
   if (engine)
     session->scope[0] = '\0';
   else
     memcpy(session->scope, scope, sizeof(session->scope));
   return true;
+}
+
+bool
+pw_api_session_valid(pw_api_t *api, const pw_api_session_t *session)
+{
+  bool valid = false;
+  size_t i;
+
+  if (session == NULL || !session->authed)
+    return false;
+  if (session->scope[0] == '\0')
+    return true;
+
+  /* A scoped token lasts while it is the profile's current one. */
+  uv_mutex_lock(&api->tokens_lock);
+  for (i = 0; i < api->nscoped && !valid; i++)
+    valid = api->scoped[i].gen == session->token_gen
+            && strcmp(api->scoped[i].profile, session->scope) == 0;
+  uv_mutex_unlock(&api->tokens_lock);
+  return valid;
 }
 
 int
@@ -319,6 +342,7 @@ pw_api_token_scoped(pw_api_t *api, const char *profile_id,
   }
   memcpy(api->scoped[i].token, out, PW_API_TOKEN_LEN);
   memcpy(api->scoped[i].profile, profile_id, PW_PROFILE_ID_LEN);
+  api->scoped[i].gen = ++api->next_gen;
   if (i == api->nscoped)
     api->nscoped++;
 
@@ -520,6 +544,10 @@ pw_api__authed(pw_api_ctx_t *ctx, pw_rpc_error_t *err)
   if (ctx->session == NULL || !ctx->session->authed)
     return pw_rpc_fail(err, PW_RPC_UNAUTHORIZED, NULL,
                        "present a token first (session.hello)");
+  if (!pw_api_session_valid(ctx->api, ctx->session))
+    return pw_rpc_fail(err, PW_RPC_UNAUTHORIZED, NULL,
+                       "this session's token was revoked: its profile was "
+                       "deleted or given a new token");
   return 0;
 }
 
@@ -625,7 +653,7 @@ events_subscribe(void *vctx, const json_t *params, json_t **result,
   if (pw_api__authed(ctx, err) != 0
       || pw_api__params(params, allowed, err) != 0
       || topic_bits(params, &bits, err) != 0
-      || pw_api__str(params, "id", false, 256, &ref, err) != 0)
+      || pw_api__str(params, "id", false, PW_API_REF_MAX, &ref, err) != 0)
     return -1;
 
   /* A scoped session learns nothing of other profiles, not even names. */

@@ -46,6 +46,7 @@ typedef struct pw_api pw_api_t;
 typedef struct pw_api_session {
   bool     authed;
   char     scope[PW_PROFILE_ID_LEN];   /* "" for the engine-wide token */
+  uint64_t token_gen;                   /* which scoped token it showed */
   unsigned topics;                      /* PW_TOPIC_* */
   char     topic_profile[PW_PROFILE_ID_LEN];  /* "" for every profile */
 } pw_api_session_t;
@@ -81,6 +82,14 @@ const char *pw_api_token(const pw_api_t *api);
  */
 bool pw_api_authenticate(pw_api_t *api, const char *token,
                          pw_api_session_t *session);
+
+/*
+ * Whether a session's token still holds: always for the engine-wide
+ * token; for a scoped one, while it is its profile's current token (a
+ * new token for the profile, or its deletion, revokes it, and sessions
+ * already open with it lose their rights at their next call).
+ */
+bool pw_api_session_valid(pw_api_t *api, const pw_api_session_t *session);
 
 /*
  * Mints a token scoped to one profile (what a launched browser's

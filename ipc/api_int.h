@@ -23,6 +23,9 @@
 /* Compiled pin policies and verifiers kept, one per profile. */
 #define PW_API_COMPILED_MAX  256
 
+/* The longest reference to a profile: a name of 128 UTF-8 characters. */
+#define PW_API_REF_MAX       (4 * PW_PROFILE_NAME_MAX)
+
 /* verify.chain's caps: certificates per chain, bytes of each. */
 #define PW_API_CHAIN_MAX     16
 #define PW_API_CERT_MAX      (64 * 1024)
@@ -44,8 +47,9 @@ typedef struct pw_api_compiled {
 } pw_api_compiled_t;
 
 typedef struct pw_api_token {
-  char token[PW_API_TOKEN_LEN];
-  char profile[PW_PROFILE_ID_LEN];
+  char     token[PW_API_TOKEN_LEN];
+  char     profile[PW_PROFILE_ID_LEN];
+  uint64_t gen;              /* unique to this token, never reused */
 } pw_api_token_t;
 
 struct pw_api {
@@ -57,6 +61,7 @@ struct pw_api {
 
   uv_mutex_t         tokens_lock;
   pw_api_token_t    *scoped;     /* one per profile */
+  uint64_t           next_gen;
   size_t             nscoped;
   size_t             scoped_cap;
 

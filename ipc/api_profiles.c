@@ -11,8 +11,7 @@
 
 #include "engine/rfc3339.h"
 
-/* A name is at most 128 characters of at most 4 bytes each. */
-#define REF_MAX   (4 * PW_PROFILE_NAME_MAX)
+/* A host as a user may write it (a U-label name, brackets). */
 #define HOST_MAX  1024
 
 /* ---- shapes ------------------------------------------------------- */
@@ -133,7 +132,7 @@ pw_api__load(pw_api_ctx_t *ctx, const json_t *params, pw_profile_t *p,
   const char *ref = NULL;
   bool scoped = ctx->session->scope[0] != '\0';
 
-  if (pw_api__str(params, "id", !scoped, REF_MAX, &ref, err) != 0)
+  if (pw_api__str(params, "id", !scoped, PW_API_REF_MAX, &ref, err) != 0)
     return -1;
   return pw_api__load_ref(ctx, ref != NULL ? ref : ctx->session->scope, p,
                           err);
@@ -216,8 +215,8 @@ pw_api__profiles_list(void *vctx, const json_t *params, json_t **result,
 
   if (pw_api__authed(ctx, err) != 0
       || pw_api__params(params, allowed, err) != 0
-      || pw_api__str(params, "tag", false, REF_MAX, &q.tag, err) != 0
-      || pw_api__str(params, "q", false, REF_MAX, &q.q, err) != 0
+      || pw_api__str(params, "tag", false, PW_API_REF_MAX, &q.tag, err) != 0
+      || pw_api__str(params, "q", false, PW_API_REF_MAX, &q.q, err) != 0
       || pw_api__int(params, "limit", false, 1, PW_STORE_LIST_MAX, &limit,
                      err) != 0
       || pw_api__str(params, "cursor", false, 4096, &q.cursor, err) != 0)
@@ -297,7 +296,7 @@ pw_api__profiles_create(void *vctx, const json_t *params, json_t **result,
   pw_profile_init(&p);
   if (pw_api__engine_wide(ctx, err) != 0
       || pw_api__params(params, allowed, err) != 0
-      || pw_api__str(params, "name", true, REF_MAX, &name, err) != 0)
+      || pw_api__str(params, "name", true, PW_API_REF_MAX, &name, err) != 0)
     goto done;
 
   /* The params are the profile document, in the API's own shape. */

@@ -17,7 +17,6 @@
 #include "engine/pins.h"
 #include "engine/secure.h"
 
-#define REF_MAX   (4 * PW_PROFILE_NAME_MAX)
 #define HOST_MAX  1024
 
 /* Base64 text of the largest certificate taken. */
@@ -334,7 +333,7 @@ vreq_parse(const json_t *params, vreq_t *r, pw_rpc_error_t *err)
   memset(r, 0, sizeof(*r));
   r->port = 443;
   if (pw_api__params(params, allowed, err) != 0
-      || pw_api__str(params, "id", false, REF_MAX, &r->ref, err) != 0
+      || pw_api__str(params, "id", false, PW_API_REF_MAX, &r->ref, err) != 0
       || pw_api__str(params, "host", true, HOST_MAX, &r->host, err) != 0
       || pw_api__int(params, "port", false, 1, 65535, &r->port, err) != 0
       || pw_api__time(params, "at", &r->at, err) != 0)
@@ -546,7 +545,7 @@ pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
   bool hit = false;
 
   pw_decision_init(&d);
-  if (session == NULL || !session->authed || vreq_parse(params, &r, &err)
+  if (!pw_api_session_valid(api, session) || vreq_parse(params, &r, &err)
       != 0 || r.at != 0)
     goto done;
   ref = r.ref != NULL ? r.ref
@@ -723,7 +722,7 @@ pw_api__decisions_list(void *vctx, const json_t *params, json_t **result,
 
   if (pw_api__authed(ctx, err) != 0
       || pw_api__params(params, allowed, err) != 0
-      || pw_api__str(params, "id", false, REF_MAX, &ref, err) != 0
+      || pw_api__str(params, "id", false, PW_API_REF_MAX, &ref, err) != 0
       || pw_api__str(params, "host", false, HOST_MAX, &q.host, err) != 0
       || pw_api__str(params, "action", false, 16, &q.action, err) != 0
       || pw_api__time(params, "since", &q.since, err) != 0

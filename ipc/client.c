@@ -55,6 +55,7 @@ struct pw_client {
 
   lws_sorted_usec_list_t sul;
   bool                   timed_out;
+  bool                   stale;       /* a call timed out unanswered */
 };
 
 static int
@@ -181,12 +182,13 @@ client_message(pw_client_t *c)
 
   /*
    * One call is in flight at a time, so an answer with a null id (the
-   * engine could not read ours) is its answer too.  An answer to a
-   * call that timed out earlier is dropped.
+   * engine could not read ours) is its answer too, unless an earlier
+   * call timed out: the null might be that one's.  An answer to a call
+   * that timed out earlier is dropped.
    */
   id = json_object_get(msg, "id");
   if (c->waiting_id != 0 && c->answer == NULL
-      && (json_is_null(id)
+      && ((json_is_null(id) && !c->stale)
           || (json_is_integer(id)
               && json_integer_value(id) == c->waiting_id))) {
     c->answer = msg;
@@ -540,6 +542,10 @@ client_send(pw_client_t *c, json_t *msg, pw_err_t *err)
   char *text;
   size_t len;
 
+  /* A call that timed out before it was written still holds the slot. */
+  if (c->tx != NULL)
+    return pw_err_set(err, PW_EIO, "an earlier call is still unsent");
+
   text = json_dumps(msg, JSON_COMPACT);
   if (text == NULL)
     return pw_err_set(err, PW_ENOMEM, "out of memory");
@@ -602,6 +608,7 @@ pw_client_call(pw_client_t *c, const char *method, const json_t *params,
   }
 
   if (!client_run(c, c->timeout_ms, client_has_answer)) {
+    c->stale = c->stale || c->timed_out;
     if (c->timed_out)
       rpc_error_set(err, 0, "no answer from the engine in time");
     else

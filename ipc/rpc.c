@@ -24,6 +24,31 @@ standard_message(int code)
   return "Internal error";
 }
 
+/*
+ * Cuts s back to its last complete UTF-8 sequence.  A message cut to
+ * its buffer by bytes may end inside a character, and jansson refuses
+ * to pack such a string: the response would be lost.
+ */
+static void
+utf8_trim(char *s)
+{
+  size_t len = strlen(s), i, need;
+  unsigned char c;
+
+  /* Find where the last sequence starts, at most 4 bytes back. */
+  for (i = len; i > 0 && len - i < 4; i--) {
+    c = (unsigned char) s[i - 1];
+    if ((c & 0xc0) == 0x80)
+      continue;
+    if (c < 0x80)
+      return;
+    need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if (len - (i - 1) < need)
+      s[i - 1] = '\0';
+    return;
+  }
+}
+
 int
 pw_rpc_fail(pw_rpc_error_t *err, int code, json_t *data, const char *fmt,
             ...)
@@ -34,6 +59,7 @@ pw_rpc_fail(pw_rpc_error_t *err, int code, json_t *data, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(err->message, sizeof(err->message), fmt, ap);
   va_end(ap);
+  utf8_trim(err->message);
 
   json_decref(err->data);
   err->data = data;
@@ -57,6 +83,7 @@ protocol_error(pw_rpc_error_t *err, int code, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(detail, sizeof(detail), fmt, ap);
   va_end(ap);
+  utf8_trim(detail);
 
   pw_rpc_fail(err, code, json_string(detail), "%s", standard_message(code));
 }
@@ -95,6 +122,11 @@ pw_rpc_error(const json_t *id, const pw_rpc_error_t *err)
     json_decref(error);
     error = NULL;
   }
+
+  /* A message jansson refuses still gets the code its answer owes. */
+  if (error == NULL)
+    error = json_pack("{s:i, s:s}", "code", err->code, "message",
+                      standard_message(err->code));
   if (error == NULL)
     return NULL;
 
@@ -336,6 +368,15 @@ pw_rpc_run(const pw_rpc_call_t *call, void *ctx)
     if (err.code == 0)
       pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL,
                   "Internal error: the method gave no reason");
+    resp = pw_rpc_error(call->id, &err);
+  }
+
+  /*
+   * A request is always answered (section 5), even when its answer could
+   * not be built (a result jansson refused, memory short).
+   */
+  if (call->id != NULL && resp == NULL) {
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "Internal error");
     resp = pw_rpc_error(call->id, &err);
   }
 

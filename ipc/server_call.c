@@ -104,7 +104,8 @@ pw_ipc_publish(pw_ipc_t *ipc, unsigned topic, const char *profile_id,
   for (conn = ipc->conns; conn != NULL; conn = conn->next) {
     if (!conn->session.authed
         || !pw_api_wants(&conn->session, topic,
-                         profile_id != NULL ? profile_id : ""))
+                         profile_id != NULL ? profile_id : "")
+        || !pw_api_session_valid(ipc->api, &conn->session))
       continue;
     pw_ipc__send(conn, text, len);
   }
@@ -277,8 +278,9 @@ pw_ipc__jobs_idle(const pw_ipc_t *ipc)
   return ipc->running == NULL && ipc->queue_head == NULL;
 }
 
+/* Answers a call on the loop with an error (a notification: nothing). */
 static void
-busy(batch_t *b, size_t index)
+refuse(batch_t *b, size_t index, int code, const char *message)
 {
   const pw_rpc_call_t *call = &b->msg.calls[index];
   pw_rpc_error_t e;
@@ -286,9 +288,7 @@ busy(batch_t *b, size_t index)
 
   if (call->id != NULL) {
     memset(&e, 0, sizeof(e));
-    pw_rpc_fail(&e, PW_RPC_BUSY, NULL,
-                "more than %u calls in flight on this connection",
-                b->conn->ipc->max_in_flight);
+    pw_rpc_fail(&e, code, NULL, "%s", message);
     response = pw_rpc_error(call->id, &e);
   }
   complete(b, index, response);
@@ -308,7 +308,7 @@ queue_job(batch_t *b, size_t index)
     free(job);
     pw_log(PW_LOG_ERROR, "ipc", "msg=\"out of memory\" peer=%s",
            conn->peer);
-    busy(b, index);
+    refuse(b, index, PW_RPC_BUSY, "the engine is short of memory");
     return;
   }
 
@@ -339,6 +339,16 @@ dispatch(batch_t *b, size_t index)
     return;
   }
 
+  /*
+   * A client with no token may not queue work behind the store's other
+   * callers: what it asks of the store is refused here, on the loop.
+   */
+  if (!conn->session.authed) {
+    refuse(b, index, PW_RPC_UNAUTHORIZED,
+           "present a token first (session.hello)");
+    return;
+  }
+
   if (strcmp(call->name, "verify.chain") == 0
       && pw_api_verify_cached(conn->ipc->api, &conn->session, call->params,
                               &result)) {
@@ -352,7 +362,8 @@ dispatch(batch_t *b, size_t index)
   }
 
   if (conn->in_flight >= conn->ipc->max_in_flight) {
-    busy(b, index);
+    refuse(b, index, PW_RPC_BUSY,
+           "too many calls in flight on this connection");
     return;
   }
   queue_job(b, index);

@@ -766,9 +766,15 @@ Test(api, scoped_own_profile)
   cr_assert(pw_api_authenticate(fx.api, old_token, &again));
   cr_assert_str_eq(again.scope, mine);
 
+  /* A session already open with a retired token loses its rights too. */
+  as_fails(&s, -32003, "profiles.get", "{}");
+  as_fails(&s, -32003, "engine.status", "{}");
+  cr_assert(!pw_api_session_valid(fx.api, &s));
+
   /* It may delete its profile, and the token goes with it. */
-  json_decref(as_ok(&s, "profiles.delete", "{}"));
-  as_fails(&s, -32001, "profiles.get", "{}");
+  json_decref(as_ok(&again, "profiles.delete", "{}"));
+  as_fails(&again, -32003, "profiles.get", "{}");
+  cr_assert(!pw_api_session_valid(fx.api, &again));
   memset(&again, 0, sizeof(again));
   cr_assert(!pw_api_authenticate(fx.api, old_token, &again));
 

@@ -658,3 +658,44 @@ Test(rpc, fail_and_data)
   json_decref(r);
   json_decref(err.data);
 }
+
+/* ---- messages cut inside a character ------------------------------ */
+
+static int
+fail_euros(void *ctx, const json_t *params, json_t **result,
+           pw_rpc_error_t *err)
+{
+  char text[400];
+  size_t i;
+
+  /* 3-byte characters, so that the 256-byte message ends inside one. */
+  for (i = 0; i + 3 < sizeof(text); i += 3)
+    memcpy(text + i, "\xe2\x82\xac", 3);
+  text[i] = '\0';
+  return pw_rpc_fail(err, PW_RPC_CONFLICT, NULL, "x%s", text);
+}
+
+static const pw_rpc_method_t euro_table[] = {
+  { "euros", fail_euros, 0 },
+  { NULL, NULL, 0 },
+};
+
+/* A request is answered even when its message was cut mid-character. */
+Test(rpc, message_cut_inside_a_character)
+{
+  static const char msg[] =
+    "{\"jsonrpc\": \"2.0\", \"id\": 7, \"method\": \"euros\"}";
+  json_t *r = pw_rpc_handle(euro_table, NULL, msg, strlen(msg));
+  const char *m;
+
+  cr_assert_not_null(r, "no answer");
+  cr_expect_eq(json_integer_value(json_object_get(r, "id")), 7);
+  cr_expect_eq(json_integer_value(json_object_get(json_object_get(r,
+               "error"), "code")), PW_RPC_CONFLICT);
+  m = json_string_value(json_object_get(json_object_get(r, "error"),
+                                        "message"));
+  cr_assert_not_null(m, "no message");
+  cr_expect_eq(strlen(m) % 3, 1, "message of %zu bytes ends inside a "
+               "character", strlen(m));
+  json_decref(r);
+}
