@@ -656,6 +656,21 @@ describe('tokens', () => {
     await rejectsWith(pw.call('tokens.create', { id: 'nobody' }),
                       codes.NOT_FOUND, 'unknown profile');
   });
+
+  // A relaunched browser gets a new token; the old one's open
+  // connections must not keep their rights.
+  it('a new token retires the old one on open sessions too: -32003',
+     async () => {
+       const t = await pw.call('tokens.create', { id: mine.id });
+       await rejectsWith(scoped.call('profiles.get', {}),
+                         codes.UNAUTHORIZED, 'a retired token');
+       const fresh = await engine.client({ token: t.token });
+       try {
+         assert.equal((await fresh.call('profiles.get', {})).id, mine.id);
+       } finally {
+         await fresh.close();
+       }
+     });
 });
 
 describe('BUSY', () => {
