@@ -21,36 +21,7 @@
 #include "certgen.h"
 #include "engine/tls.h"
 #include "engine/tls13.h"
-
-/* A growing buffer of bytes. */
-typedef struct bb {
-  unsigned char *p;
-  size_t         n, cap;
-} bb_t;
-
-static void
-put(bb_t *b, const void *src, size_t n)
-{
-  if (b->n + n > b->cap) {
-    b->cap = (b->n + n) * 2 + 64;
-    b->p = realloc(b->p, b->cap);
-    cr_assert_not_null(b->p);
-  }
-  if (n > 0)
-    memcpy(b->p + b->n, src, n);
-  b->n += n;
-}
-
-static void
-put_uint(bb_t *b, uint32_t v, size_t width)
-{
-  unsigned char o[4];
-  size_t i;
-
-  for (i = 0; i < width; i++)
-    o[i] = (unsigned char) (v >> (8 * (width - 1 - i)));
-  put(b, o, width);
-}
+#include "tests/unit/wire.h"
 
 static void
 unhex(const char *s, unsigned char *out, size_t n)
