@@ -171,3 +171,32 @@ certgen_stack(X509 *first, ...)
   va_end(ap);
   return sk;
 }
+
+int
+certgen_chain_make(certgen_chain_t *c)
+{
+  int n;
+
+  memset(c, 0, sizeof(*c));
+  if (certgen_pki(&c->pki) != 0)
+    return -1;
+
+  n = i2d_X509(c->pki.leaf, &c->der[0]);
+  if (n <= 0)
+    return -1;
+  c->len[0] = (size_t) n;
+
+  n = i2d_X509(c->pki.inter, &c->der[1]);
+  if (n <= 0)
+    return -1;
+  c->len[1] = (size_t) n;
+  return 0;
+}
+
+void
+certgen_chain_free(certgen_chain_t *c)
+{
+  OPENSSL_free(c->der[0]);
+  OPENSSL_free(c->der[1]);
+  certgen_pki_free(&c->pki);
+}

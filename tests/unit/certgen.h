@@ -54,6 +54,17 @@ int certgen_pki(certgen_pki_t *pki);
 int certgen_pki_key(certgen_pki_t *pki, certgen_key_t kind);
 void certgen_pki_free(certgen_pki_t *pki);
 
+/* certgen_pki() with the DER of the chain a server sends: leaf, inter. */
+typedef struct certgen_chain {
+  certgen_pki_t  pki;
+  unsigned char *der[3];     /* the third stays NULL */
+  size_t         len[3];
+} certgen_chain_t;
+
+/* 0, or -1 (certgen_chain_free still cleans up). */
+int certgen_chain_make(certgen_chain_t *c);
+void certgen_chain_free(certgen_chain_t *c);
+
 /* A stack of the given certificates, NULL-terminated; up-refs each. */
 STACK_OF(X509) *certgen_stack(X509 *first, ...);
 

@@ -179,36 +179,6 @@ certificate(bb_t *m, unsigned char **ders, const size_t *lens,
   close_vec(m, hs, 3, 0);
 }
 
-/* The two DER certificates of the TLS 1.2 cases: leaf, intermediate. */
-typedef struct chain {
-  certgen_pki_t  pki;
-  unsigned char *der[3];
-  size_t         len[3];
-} chain_t;
-
-static void
-chain_make(chain_t *c)
-{
-  int n;
-
-  memset(c, 0, sizeof(*c));
-  cr_assert_eq(certgen_pki(&c->pki), 0, "certgen_pki");
-  n = i2d_X509(c->pki.leaf, &c->der[0]);
-  cr_assert_gt(n, 0, "i2d_X509 leaf");
-  c->len[0] = (size_t) n;
-  n = i2d_X509(c->pki.inter, &c->der[1]);
-  cr_assert_gt(n, 0, "i2d_X509 intermediate");
-  c->len[1] = (size_t) n;
-}
-
-static void
-chain_free(chain_t *c)
-{
-  OPENSSL_free(c->der[0]);
-  OPENSSL_free(c->der[1]);
-  certgen_pki_free(&c->pki);
-}
-
 /* Inputs */
 
 typedef enum input {
@@ -270,7 +240,7 @@ static const chopt_t CH_GOOD = {
  * must give, UINT64_MAX when none.
  */
 static void
-build(input_t in, const chain_t *c, bb_t *out, uint64_t *hold)
+build(input_t in, const certgen_chain_t *c, bb_t *out, uint64_t *hold)
 {
   chopt_t co = CH_GOOD;
   shopt_t so = { 0 };
@@ -592,7 +562,7 @@ check_client(const gcase_t *g, const pw_tls_t *r)
 }
 
 static void
-check_server(const gcase_t *g, const pw_tls_t *r, const chain_t *c,
+check_server(const gcase_t *g, const pw_tls_t *r, const certgen_chain_t *c,
              uint64_t hold)
 {
   const pw_tls_server_hello_t *sh = pw_tls_server_hello(r);
@@ -642,11 +612,11 @@ ParameterizedTest(size_t *i, tls, good)
   pw_err_t err = { 0 };
   uint64_t hold;
   bb_t in = { 0 };
-  chain_t c;
+  certgen_chain_t c;
   int rc;
 
   cr_assert_not_null(r);
-  chain_make(&c);
+  cr_assert_eq(certgen_chain_make(&c), 0, "certgen_chain_make");
   build(g->input, &c, &in, &hold);
 
   rc = feed(r, &in, g->chunk, &err);
@@ -662,7 +632,7 @@ ParameterizedTest(size_t *i, tls, good)
     check_server(g, r, &c, hold);
 
   free(in.p);
-  chain_free(&c);
+  certgen_chain_free(&c);
   pw_tls_free(r);
 }
 
@@ -760,11 +730,11 @@ ParameterizedTest(size_t *i, tls, bad)
   uint64_t hold;
   bb_t in = { 0 };
   pw_tls_t *r;
-  chain_t c;
+  certgen_chain_t c;
   size_t k;
   int rc;
 
-  chain_make(&c);
+  cr_assert_eq(certgen_chain_make(&c), 0, "certgen_chain_make");
   build(b->input, &c, &in, &hold);
 
   /* Whole and one octet at a time: the same error either way. */
@@ -788,7 +758,7 @@ ParameterizedTest(size_t *i, tls, bad)
   }
 
   free(in.p);
-  chain_free(&c);
+  certgen_chain_free(&c);
 }
 
 /* The first bytes of a tunnel */
@@ -922,9 +892,9 @@ Test(tls, bytes_after_final_stage)
   uint64_t hold;
   bb_t in = { 0 };
   pw_tls_t *r;
-  chain_t c;
+  certgen_chain_t c;
 
-  chain_make(&c);
+  cr_assert_eq(certgen_chain_make(&c), 0, "certgen_chain_make");
   build(IN_SH13, &c, &in, &hold);
   r = pw_tls_new(PW_TLS_FROM_SERVER);
   cr_assert_eq(pw_tls_feed(r, in.p, in.n, &err), PW_OK, "%s", err.msg);
@@ -939,5 +909,5 @@ Test(tls, bytes_after_final_stage)
   pw_tls_free(r);
   pw_tls_free(NULL);
   free(in.p);
-  chain_free(&c);
+  certgen_chain_free(&c);
 }

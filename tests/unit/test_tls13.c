@@ -240,38 +240,9 @@ feed(pw_tls13_reader_t *r, const unsigned char *p, size_t n, size_t chunk,
   return rc;
 }
 
-/* The DER of the chain a server sends: leaf, intermediate. */
-typedef struct chain {
-  certgen_pki_t  pki;
-  unsigned char *der[2];
-  size_t         len[2];
-} chain_t;
-
 static void
-chain_make(chain_t *c)
-{
-  int n;
-
-  memset(c, 0, sizeof(*c));
-  cr_assert_eq(certgen_pki(&c->pki), 0, "certgen_pki");
-  n = i2d_X509(c->pki.leaf, &c->der[0]);
-  cr_assert_gt(n, 0, "i2d_X509 leaf");
-  c->len[0] = (size_t) n;
-  n = i2d_X509(c->pki.inter, &c->der[1]);
-  cr_assert_gt(n, 0, "i2d_X509 intermediate");
-  c->len[1] = (size_t) n;
-}
-
-static void
-chain_free(chain_t *c)
-{
-  OPENSSL_free(c->der[0]);
-  OPENSSL_free(c->der[1]);
-  certgen_pki_free(&c->pki);
-}
-
-static void
-check_chain(const char *what, const pw_tls13_reader_t *r, const chain_t *c)
+check_chain(const char *what, const pw_tls13_reader_t *r,
+            const certgen_chain_t *c)
 {
   const unsigned char *der;
   size_t i, len;
@@ -318,7 +289,7 @@ pump(BIO *from, BIO *to, bb_t *log)
  * gets every octet the server wrote, *random the client's random.
  */
 static void
-handshake(const char *suite, const chain_t *c, bb_t *out,
+handshake(const char *suite, const certgen_chain_t *c, bb_t *out,
           unsigned char *random)
 {
   SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
@@ -407,11 +378,11 @@ ParameterizedTest(size_t *i, tls13, real_handshake)
   pw_tls_t *tls;
   uint64_t hold;
   bb_t out = { 0 };
-  chain_t c;
+  certgen_chain_t c;
   size_t at;
   int rc;
 
-  chain_make(&c);
+  cr_assert_eq(certgen_chain_make(&c), 0, "certgen_chain_make");
   handshake(t->suite, &c, &out, random);
 
   /* The secret, for this connection's client random. */
@@ -473,7 +444,7 @@ ParameterizedTest(size_t *i, tls13, real_handshake)
   pw_tls13_reader_free(r);
   pw_tls_free(tls);
   free(out.p);
-  chain_free(&c);
+  certgen_chain_free(&c);
 }
 
 /* Flights sealed here */
@@ -558,7 +529,7 @@ put_msg(bb_t *out, uint8_t type, const bb_t *body)
 
 /* RFC 8446 4.4.2: a Certificate body of the chain, extensions empty. */
 static void
-certificate_body(const chain_t *c, const fopt_t *o, bb_t *b)
+certificate_body(const certgen_chain_t *c, const fopt_t *o, bb_t *b)
 {
   size_t i;
   int k;
@@ -607,7 +578,7 @@ compressed_body(const bb_t *cert, const fopt_t *o, bb_t *b)
 
 /* The server's flight after the ServerHello, sealed with k. */
 static void
-flight(const pw_tls13_keys_t *k, const chain_t *c, const fopt_t *o,
+flight(const pw_tls13_keys_t *k, const certgen_chain_t *c, const fopt_t *o,
        bb_t *out)
 {
   static const unsigned char alert[] = { 2, 42 };
@@ -748,10 +719,10 @@ ParameterizedTest(size_t *i, tls13, flights)
   pw_err_t err = { 0 };
   uint8_t level, desc;
   bb_t out = { 0 };
-  chain_t c;
+  certgen_chain_t c;
   int rc;
 
-  chain_make(&c);
+  cr_assert_eq(certgen_chain_make(&c), 0, "certgen_chain_make");
   unhex(S48, secret, 48);
   rc = pw_tls13_keys(f->suite, secret, f->suite == A256 ? 48 : 32, &keys,
                      &err);
@@ -797,7 +768,7 @@ ParameterizedTest(size_t *i, tls13, flights)
 done:
   pw_tls13_reader_free(r);
   free(out.p);
-  chain_free(&c);
+  certgen_chain_free(&c);
 }
 
 /* Records that fail before any key is used. */
