@@ -14,7 +14,8 @@ RUN="build-essential pkg-config meson ninja-build ca-certificates openssl
   libhttp-parser-dev libbrotli-dev zlib1g-dev"
 # nodejs runs tests/integration (node:test); Debian 12 gives Node 18,
 # which the tests support through their own WebSocket client.
-TEST="libcriterion-dev clang libclang-rt-14-dev nodejs"
+TEST="libcriterion-dev clang libclang-rt-14-dev nodejs tinyproxy microsocks
+  nginx libnginx-mod-stream curl"
 
 case "${1:-run}" in
   run)  want=$RUN ;;
