@@ -35,6 +35,7 @@ static const char *const reason_names[PW_REASON__COUNT] = {
   [PW_REASON_SA_OFF]            = "sa_off",
   [PW_REASON_SA_SECURE]         = "sa_secure",
   [PW_REASON_NO_SECRET]         = "no_secret",
+  [PW_REASON_RESUMED]           = "resumed_session",
 };
 
 void

@@ -46,6 +46,8 @@ typedef enum pw_reason {
   PW_REASON_SA_OFF,            /* Secure Access is off for the profile */
   PW_REASON_SA_SECURE,         /* the URL is already https or wss */
   PW_REASON_NO_SECRET,         /* gateway: no key-log secret in time */
+  PW_REASON_RESUMED,           /* gateway: a resumed session, and no full
+                                  handshake with the host passed */
   PW_REASON__COUNT
 } pw_reason_t;
 

@@ -77,7 +77,7 @@ static const char usage_init[] =
 static const char usage_serve[] =
   "usage: pinwarden serve [--data-dir DIR] [--listen HOST:PORT]\n"
   "                       [--listen-insecure-any] [--log FILE]\n"
-  "                       [--log-level LEVEL]\n"
+  "                       [--log-level LEVEL] [--secret-wait MS]\n"
   "\n"
   "Runs the engine until SIGINT or SIGTERM: JSON-RPC 2.0 over WebSocket\n"
   "and a plain HTTP page on one loopback address.  Writes DIR/token (the\n"
@@ -95,6 +95,10 @@ static const char usage_serve[] =
   "  --log FILE              append the log to FILE (mode 0600; SIGHUP\n"
   "                          reopens it) instead of stderr\n"
   "  --log-level LEVEL       debug, info (default), warn or error\n"
+  "  --secret-wait MS        how long a gateway waits for a client's TLS\n"
+  "                          1.3 secret in the key-log file before it\n"
+  "                          fails the handshake closed (default 2000,\n"
+  "                          at most 60000)\n"
   "\n"
   "Exit status: 0 after a clean stop, 1 when it could not start (another\n"
   "engine holds the data folder, the port is taken), 2 bad usage.\n";
@@ -420,11 +424,13 @@ cmd_serve(int argc, char **argv)
     { "listen-insecure-any", no_argument,       NULL, 'A' },
     { "log",                 required_argument, NULL, 'L' },
     { "log-level",           required_argument, NULL, 'v' },
+    { "secret-wait",         required_argument, NULL, 'w' },
     { "help",                no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
   pw_serve_opts_t so;
-  char host[64];
+  unsigned long wait;
+  char host[64], *end;
   uint16_t port;
   pw_err_t err;
   int c;
@@ -458,6 +464,17 @@ cmd_serve(int argc, char **argv)
                 "or error\n", optarg);
         return EXIT_USAGE;
       }
+      break;
+    case 'w':
+      errno = 0;
+      wait = strtoul(optarg, &end, 10);
+      if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0'
+          || errno != 0 || wait == 0 || wait > 60000) {
+        fprintf(stderr, "pinwarden: --secret-wait '%s': milliseconds, "
+                "1 to 60000\n", optarg);
+        return EXIT_USAGE;
+      }
+      so.secret_wait_ms = wait;
       break;
     case 'h':
       fputs(usage_serve, stdout);

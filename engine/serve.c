@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "gateway/runner.h"
 #include "ipc/api.h"
 #include "ipc/server.h"
 #include "profiles/store.h"
@@ -30,6 +31,7 @@ typedef struct serve {
   bool         signals;    /* the three are initialised */
   pw_api_t    *api;
   pw_ipc_t    *ipc;
+  pw_run_t    *run;       /* the running profiles' gateways */
   char        *dir;
   char        *token_path;
   char        *json_path;
@@ -293,6 +295,21 @@ ipc_stopped(void *data)
     pw_log(PW_LOG_INFO, "engine", "msg=stopped status=%d", s->status);
 }
 
+/* The gateways are closed: the listener goes next. */
+static void
+run_stopped(void *data)
+{
+  serve_t *s = data;
+
+  s->run = NULL;
+  if (s->api != NULL)
+    pw_api_attach_runner(s->api, NULL);
+  if (s->ipc != NULL)
+    pw_ipc_stop(s->ipc, ipc_stopped, s);
+  else
+    ipc_stopped(s);
+}
+
 static void
 begin_stop(serve_t *s, const char *why)
 {
@@ -301,10 +318,53 @@ begin_stop(serve_t *s, const char *why)
   s->stopping = true;
   if (s->running)
     pw_log(PW_LOG_INFO, "engine", "msg=stopping reason=%s", why);
-  if (s->ipc != NULL)
-    pw_ipc_stop(s->ipc, ipc_stopped, s);
+  if (s->run != NULL)
+    pw_run_close(s->run, run_stopped, s);
   else
-    ipc_stopped(s);
+    run_stopped(s);
+}
+
+/* A gateway's decision: logged, stored and announced. */
+static void
+on_decision(void *data, const pw_decision_t *d)
+{
+  serve_t *s = data;
+
+  pw_log(d->action == PW_ACTION_BLOCK ? PW_LOG_WARN : PW_LOG_INFO,
+         "gateway", "msg=decision profile=%s host=%s port=%u action=%s "
+         "reason=%s", d->profile, d->host, (unsigned) d->port,
+         pw_action_name(d->action), pw_reason_name(d->reason));
+  if (s->ipc != NULL)
+    pw_ipc_record(s->ipc, d);
+}
+
+/* The runtime folder holds the key-log files: secrets, 0700. */
+static int
+start_runner(serve_t *s, const pw_serve_opts_t *opts, pw_err_t *err)
+{
+  pw_gw_config_t tune;
+  pw_gw_hooks_t hooks;
+  char path[4096];
+  int ret;
+
+  snprintf(path, sizeof(path), "%s/run", s->dir);
+  if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    return pw_err_set(err, PW_EIO, "%s: %s", path, strerror(errno));
+  if (chmod(path, 0700) != 0)
+    return pw_err_set(err, PW_EIO, "%s: %s", path, strerror(errno));
+
+  memset(&hooks, 0, sizeof(hooks));
+  pw_api_gateway_hooks(s->api, &hooks);
+  hooks.record = on_decision;
+  hooks.record_data = s;
+  ret = pw_run_new(&s->run, &s->loop, path, &hooks, err);
+  if (ret != PW_OK)
+    return ret;
+  memset(&tune, 0, sizeof(tune));
+  tune.secret_wait_ms = opts->secret_wait_ms;
+  pw_run_tune(s->run, &tune);
+  pw_api_attach_runner(s->api, s->run);
+  return PW_OK;
 }
 
 static void
@@ -399,6 +459,8 @@ pw_serve(const pw_serve_opts_t *opts)
   if (pw_api_new(&s.api, s.dir, &err) != PW_OK)
     goto done;
   if (pw_ipc_start(&s.ipc, &s.loop, s.api, &cfg, &err) != PW_OK)
+    goto done;
+  if (start_runner(&s, opts, &err) != PW_OK)
     goto done;
 
   if (start_signals(&s, &err) != PW_OK || publish_files(&s, &err) != PW_OK)

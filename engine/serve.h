@@ -30,6 +30,7 @@ typedef struct pw_serve_opts {
   int             insecure_any;  /* allow a non-loopback listen address */
   const char     *log_path;      /* NULL: stderr */
   pw_log_level_t  log_level;
+  uint64_t        secret_wait_ms;  /* gateways' key-log wait; 0: 2000 */
 } pw_serve_opts_t;
 
 /*

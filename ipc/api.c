@@ -107,8 +107,8 @@ pw_api_new(pw_api_t **out, const char *data_dir, pw_err_t *err)
   }
   api->by_name = json_object();
   api->by_id = json_object();
+  api->running_ids = json_object();
   api->started = uv_hrtime();
-  atomic_init(&api->running, 0);
   atomic_init(&api->nprofiles, 0);
 
   ret = make_token(api->token, err);
@@ -160,6 +160,7 @@ pw_api_free(pw_api_t *api)
 
   json_decref(api->by_name);
   json_decref(api->by_id);
+  json_decref(api->running_ids);
   uv_mutex_destroy(&api->names_lock);
   uv_mutex_destroy(&api->tokens_lock);
   uv_mutex_destroy(&api->lock);
@@ -236,7 +237,7 @@ pw_api_token(const pw_api_t *api)
 void
 pw_api_set_running(pw_api_t *api, int running)
 {
-  atomic_store(&api->running, running);
+  atomic_store(&api->nrunning, running);
 }
 
 /* ---- tokens ------------------------------------------------------- */
@@ -736,7 +737,7 @@ engine_status(void *vctx, const json_t *params, json_t **result,
                       (json_int_t) ((uv_hrtime() - api->started)
                                     / 1000000000u),
                       "profiles", (json_int_t) atomic_load(&api->nprofiles),
-                      "running", atomic_load(&api->running));
+                      "running", atomic_load(&api->nrunning));
   return 0;
 }
 
@@ -795,6 +796,9 @@ static const pw_rpc_method_t methods[] = {
   { "verify.chain",                 pw_api__verify_chain, 0 },
   { "verify.url",                   pw_api__verify_url, 0 },
   { "decisions.list",               pw_api__decisions_list, 0 },
+  { "profiles.start",               pw_api__profiles_start, PW_RPC_THEN },
+  { "profiles.stop",                pw_api__profiles_stop, PW_RPC_LOOP },
+  { "profiles.status",              pw_api__profiles_status, PW_RPC_LOOP },
   { "tokens.create",                tokens_create, 0 },
   { NULL, NULL, 0 }
 };

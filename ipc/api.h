@@ -117,4 +117,44 @@ bool pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
 /* engine.status's figures the loop keeps. */
 void pw_api_set_running(pw_api_t *api, int running);
 
+/* ---- running profiles (ipc/api_run.c) -------------------------------- */
+
+struct pw_run;
+struct pw_gw_hooks;
+
+/* The runner of the engine's gateways; until set, none start. */
+void pw_api_attach_runner(pw_api_t *api, struct pw_run *run);
+
+/* Fills the hooks' pinned, decide and data; record is the caller's. */
+void pw_api_gateway_hooks(pw_api_t *api, struct pw_gw_hooks *hooks);
+
+/*
+ * The answer of a PW_RPC_THEN method's second half: result (borrowed)
+ * on success, else err (borrowed) says why.
+ */
+typedef void (*pw_api_done_cb)(void *data, json_t *result,
+                               const pw_rpc_error_t *err);
+
+/*
+ * The second half of a PW_RPC_THEN method, on the loop: first is what
+ * the pool's half returned.  done is called once, maybe before this
+ * returns.
+ */
+void pw_api_then(pw_api_t *api, const pw_api_session_t *session,
+                 const char *method, const json_t *first,
+                 pw_api_done_cb done, void *data);
+
+/*
+ * An event a method left for the loop rather than for clients (its
+ * topic starts with '_'): acts on it and returns true; false for the
+ * events clients see.
+ */
+bool pw_api_internal_event(pw_api_t *api, const json_t *ev);
+
+/* Stores a decision record (pw_decision_to_json); on the pool. */
+int pw_api_record(pw_api_t *api, const json_t *record, pw_err_t *err);
+
+/* Renames a record's keys to the IPC's ("profile" is "id" ...). */
+void pw_api_decision_fix(json_t *decision);
+
 #endif

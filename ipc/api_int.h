@@ -14,6 +14,7 @@
 #include "engine/decision.h"
 #include "engine/policy.h"
 #include "engine/verify.h"
+#include "gateway/gateway.h"
 #include "ipc/api.h"
 
 /* Decisions kept for the cached path, and how long one may be reused. */
@@ -56,7 +57,6 @@ struct pw_api {
   pw_store_t        *store;      /* the call that runs, one at a time */
   char               token[PW_API_TOKEN_LEN];
   uint64_t           started;    /* uv_hrtime() at creation */
-  atomic_int         running;
   atomic_long        nprofiles;  /* kept by the methods that change it */
 
   uv_mutex_t         tokens_lock;
@@ -81,6 +81,14 @@ struct pw_api {
   size_t             ncompiled;
   pw_api_compiled_t *defaults;   /* NULL until first needed */
   pw_dcache_t       *dcache;
+
+  /*
+   * The gateways (loop only), how many profiles run (read anywhere),
+   * and which (an object of ids, under names_lock).
+   */
+  struct pw_run     *run;
+  atomic_int         nrunning;
+  json_t            *running_ids;
 };
 
 /* ---- params ------------------------------------------------------- */
@@ -209,5 +217,21 @@ PW_API_METHOD(pw_api__pins_compute);
 PW_API_METHOD(pw_api__verify_chain);
 PW_API_METHOD(pw_api__verify_url);
 PW_API_METHOD(pw_api__decisions_list);
+PW_API_METHOD(pw_api__profiles_start);
+PW_API_METHOD(pw_api__profiles_stop);
+PW_API_METHOD(pw_api__profiles_status);
+
+/* api_run.c: a running profile changed; its gateway is told. */
+void pw_api__running_changed(pw_api_ctx_t *ctx, const pw_profile_t *p);
+bool pw_api__is_running(pw_api_t *api, const char *id);
+
+/* api_verify.c: the gateway's questions (loop) and its preparation. */
+bool pw_api_gateway_pinned(pw_api_t *api, const pw_profile_t *p,
+                           const char *host);
+int pw_api_gateway_decide(pw_api_t *api, const pw_profile_t *p,
+                          const char *host, uint16_t port,
+                          const unsigned char *const *der, const int *len,
+                          size_t n, pw_decision_t *d, pw_err_t *e);
+int pw_api_gateway_prepare(pw_api_t *api, pw_err_t *e);
 
 #endif

@@ -149,6 +149,8 @@ profile_event(pw_api_ctx_t *ctx, const char *action, const pw_profile_t *p)
   pw_api__name_set(ctx->api, p->id,
                    strcmp(action, "deleted") == 0 ? NULL : p->name);
 
+  if (strcmp(action, "updated") == 0)
+    pw_api__running_changed(ctx, p);
   if (shown == NULL)
     return;
   pw_api__event(ctx, "profile", p->id,
@@ -408,6 +410,11 @@ pw_api__profiles_delete(void *vctx, const json_t *params, json_t **result,
                      err) != 0
       || pw_api__load(ctx, params, &p, err) != 0)
     goto done;
+  if (pw_api__is_running(ctx->api, p.id)) {
+    pw_rpc_fail(err, PW_RPC_CONFLICT, NULL,
+                "profile '%s' runs: stop it first (profiles.stop)", p.name);
+    goto done;
+  }
 
   ret = pw_store_profile_delete(ctx->api->store, p.id, revision,
                                 purge ? PW_STORE_PURGE : 0, &e);
@@ -685,6 +692,9 @@ pw_api__defaults_set(void *vctx, const json_t *params, json_t **result,
   if (ret != PW_OK)
     return pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
   pw_api__invalidate_defaults(ctx->api);
+  /* Running gateways read the defaults on the loop: compile them now. */
+  pw_api_gateway_prepare(ctx->api, &e);
+  pw_api__event(ctx, "_policy", NULL, json_object());
 
   return defaults_result(ctx, result, err);
 }
@@ -705,6 +715,7 @@ sa_commit(pw_api_ctx_t *ctx, pw_profile_t *p, json_t **result,
     return pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
 
   pw_api__event(ctx, "secure_access", p->id, pw_api__sa_json(&p->sa));
+  pw_api__running_changed(ctx, p);
   *result = pw_api__sa_json(&p->sa);
   return 0;
 }

@@ -800,3 +800,124 @@ done:
   ERR_clear_error();
   return rc;
 }
+
+/* ---- the gateway's questions ---------------------------------------- */
+
+/*
+ * Both run on the loop for a running profile's gateway.  The profile's
+ * entry may be compiled here (its pins and roots, once per revision);
+ * the defaults never are, since that reads the store: profiles.start
+ * and pins.defaults.set compile them on the pool first.
+ */
+bool
+pw_api_gateway_pinned(pw_api_t *api, const pw_profile_t *p,
+                      const char *host)
+{
+  pw_api_compiled_t *pc = NULL, *dc;
+  char norm[PW_HOST_MAX];
+  const pw_pinset_t *set = NULL;
+  pw_host_kind_t kind;
+  pw_err_t e = { 0 };
+  bool pinned;
+
+  if (pw_host_normalize(host, norm, &kind, &e) != PW_OK)
+    return true;   /* a name that does not read is inspected, not waved */
+  if (profile_entry(api, p, &pc, &e) != PW_OK)
+    return true;
+
+  if (pc->pins != NULL)
+    set = pw_policy_lookup(pc->pins, norm);
+  uv_mutex_lock(&api->lock);
+  dc = api->defaults;
+  if (set == NULL && dc != NULL && dc->pins != NULL)
+    set = pw_policy_lookup(dc->pins, norm);
+  pinned = set != NULL;
+  uv_mutex_unlock(&api->lock);
+  unref(api, pc);
+  return pinned;
+}
+
+int
+pw_api_gateway_decide(pw_api_t *api, const pw_profile_t *p,
+                      const char *host, uint16_t port,
+                      const unsigned char *const *der, const int *len,
+                      size_t n, pw_decision_t *d, pw_err_t *e)
+{
+  pw_api_compiled_t *pc = NULL, *dc = NULL;
+  const pw_verifier_t *v;
+  const unsigned char *q;
+  pw_dcache_key_t key;
+  pw_verify_req_t req;
+  int64_t now = (int64_t) time(NULL);
+  bool keyed, hit = false;
+  size_t i;
+  X509 *x;
+  int ret;
+
+  ret = profile_entry(api, p, &pc, e);
+  if (ret != PW_OK)
+    return ret;
+  uv_mutex_lock(&api->lock);
+  dc = api->defaults;
+  if (dc != NULL)
+    dc->refs++;
+  uv_mutex_unlock(&api->lock);
+
+  memset(&req, 0, sizeof(req));
+  req.profile = p->id;
+  req.host = host;
+  req.port = port;
+  req.pins = pc->pins;
+  req.defaults = dc != NULL ? dc->pins : NULL;
+  v = pc->verifier != NULL ? pc->verifier : api->system;
+
+  /* A server sends the same chain to every handshake: ask the cache. */
+  keyed = pw_dcache_key_der(&key, v, &req, der, len, n) == PW_OK;
+  if (keyed) {
+    uv_mutex_lock(&api->lock);
+    hit = pw_dcache_get(api->dcache, &key, now, d);
+    uv_mutex_unlock(&api->lock);
+  }
+  if (hit)
+    goto done;
+
+  req.chain = sk_X509_new_null();
+  if (req.chain == NULL) {
+    ret = pw_err_set(e, PW_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (i = 0; i < n; i++) {
+    q = der[i];
+    x = d2i_X509(NULL, &q, len[i]);
+    ERR_clear_error();
+    if (x == NULL || q != der[i] + len[i] || !sk_X509_push(req.chain, x)) {
+      X509_free(x);
+      ret = pw_err_set(e, PW_EINVAL, "certificate %zu of the server's "
+                       "chain does not parse", i);
+      goto done;
+    }
+  }
+  ret = pw_verify_chain(v, &req, d, e);
+  if (ret == PW_OK && keyed) {
+    uv_mutex_lock(&api->lock);
+    pw_dcache_put(api->dcache, &key, now, d);
+    uv_mutex_unlock(&api->lock);
+  }
+
+done:
+  sk_X509_pop_free(req.chain, X509_free);
+  unref(api, pc);
+  unref(api, dc);
+  return ret;
+}
+
+int
+pw_api_gateway_prepare(pw_api_t *api, pw_err_t *e)
+{
+  pw_api_compiled_t *dc = NULL;
+  int ret;
+
+  ret = defaults_entry(api, &dc, e);
+  unref(api, dc);
+  return ret;
+}

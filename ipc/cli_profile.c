@@ -24,6 +24,9 @@ static const char usage_profile[] =
   "       pinwarden profile delete PROFILE... [--purge]\n"
   "       pinwarden profile export [PROFILE...] [--output FILE]\n"
   "       pinwarden profile import FILE|-\n"
+  "       pinwarden profile start PROFILE --no-browser\n"
+  "       pinwarden profile stop PROFILE\n"
+  "       pinwarden profile status\n"
   "\n"
   "PROFILE is a profile's id or name.\n"
   "\n"
@@ -38,7 +41,13 @@ static const char usage_profile[] =
   "  delete   --purge also removes its cookies, storage and cache\n"
   "  export   the profiles (default: all) as JSON, with proxy passwords;\n"
   "           --output writes a file readable only by its owner\n"
-  "  import   profiles from an export (all or none)\n";
+  "  import   profiles from an export (all or none)\n"
+  "  start    starts the profile's gateway and prints its proxy address\n"
+  "           and key-log file: run the browser (or curl) with\n"
+  "           --proxy-server=ADDRESS and SSLKEYLOGFILE=FILE\n"
+  "           (Chromium: --ssl-key-log-file=FILE)\n"
+  "  stop     closes the profile's gateway and its connections\n"
+  "  status   the profiles that run\n";
 
 static int
 profile_usage(void)
@@ -610,6 +619,77 @@ done:
   return ret;
 }
 
+static int
+profile_start(pw_cli_t *cli, int argc, char **argv)
+{
+  json_t *result = NULL;
+  int ret;
+
+  if (argc != 3 || strcmp(argv[2], "--no-browser") != 0) {
+    fprintf(stderr, "pinwarden: profile start: this engine starts "
+            "gateways only: pass --no-browser\n");
+    return profile_usage();
+  }
+  ret = pw_cli_call(cli, "profiles.start",
+                    json_pack("{s:s, s:b}", "id", argv[1], "browser", 0),
+                    &result);
+  if (ret != PW_CLI_EXIT_OK)
+    return ret;
+  if (cli->json) {
+    pw_cli_print_json(result);
+  } else {
+    printf("gateway  %s\n", pw_cli_str(json_object_get(result,
+                                                       "gateway")));
+    printf("keylog   %s\n", pw_cli_str(json_object_get(result, "keylog")));
+  }
+  json_decref(result);
+  return ret;
+}
+
+static int
+profile_stop(pw_cli_t *cli, int argc, char **argv)
+{
+  json_t *result = NULL;
+  int ret;
+
+  if (argc != 2)
+    return profile_usage();
+  ret = pw_cli_call(cli, "profiles.stop", json_pack("{s:s}", "id", argv[1]),
+                    &result);
+  json_decref(result);
+  return ret;
+}
+
+static int
+profile_status(pw_cli_t *cli, int argc, char **argv)
+{
+  json_t *result = NULL, *list, *p;
+  size_t i;
+  int ret;
+
+  if (argc != 1)
+    return profile_usage();
+  ret = pw_cli_call(cli, "profiles.status", json_object(), &result);
+  if (ret != PW_CLI_EXIT_OK)
+    return ret;
+  list = json_object_get(result, "running");
+  if (cli->json) {
+    pw_cli_print_json(list);
+  } else {
+    printf("%-24s %-21s %8s %6s\n", "NAME", "GATEWAY", "UPTIME", "CONNS");
+    json_array_foreach(list, i, p)
+      printf("%-24s %-21s %7llds %6lld\n",
+             pw_cli_str(json_object_get(p, "name")),
+             pw_cli_str(json_object_get(p, "gateway")),
+             (long long) json_integer_value(json_object_get(p,
+                                                            "uptime_s")),
+             (long long) json_integer_value(json_object_get(p,
+                                                          "connections")));
+  }
+  json_decref(result);
+  return ret;
+}
+
 int
 pw_cli_profile(pw_cli_t *cli, int argc, char **argv)
 {
@@ -625,6 +705,9 @@ pw_cli_profile(pw_cli_t *cli, int argc, char **argv)
     { "delete", profile_delete },
     { "export", profile_export },
     { "import", profile_import },
+    { "start",  profile_start },
+    { "stop",   profile_stop },
+    { "status", profile_status },
   };
   size_t i;
   int j;

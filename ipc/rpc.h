@@ -27,6 +27,7 @@
 #define PW_RPC_UNAUTHORIZED     -32003  /* no session, or out of scope */
 #define PW_RPC_INVALID_POLICY   -32004  /* a pin set, proxy or rule */
 #define PW_RPC_BUSY             -32005  /* too many calls in flight */
+#define PW_RPC_UPSTREAM         -32006  /* a gateway's upstream failed */
 
 /* Caps on what one message may hold. */
 #define PW_RPC_MAX_MESSAGE (1024 * 1024)
@@ -57,6 +58,11 @@ typedef int (*pw_rpc_fn)(void *ctx, const json_t *params, json_t **result,
 
 /* Runs on the event loop (touches session state, never blocks). */
 #define PW_RPC_LOOP   0x1u
+/*
+ * Runs on the pool, then its result goes to the transport's second
+ * half on the event loop (ipc/api.h, pw_api_then), which answers.
+ */
+#define PW_RPC_THEN   0x2u
 
 typedef struct pw_rpc_method {
   const char *name;

@@ -65,6 +65,13 @@ void pw_ipc_publish(pw_ipc_t *ipc, unsigned topic, const char *profile_id,
  * Stops accepting, lets calls in flight finish, closes connections, and
  * calls done(data) once every handle is closed.  Frees the ipc then.
  */
+/*
+ * A decision a gateway acted on: published to subscribers of
+ * "decision" at once, and stored through the store's queue.
+ */
+struct pw_decision;
+void pw_ipc_record(pw_ipc_t *ipc, const struct pw_decision *d);
+
 void pw_ipc_stop(pw_ipc_t *ipc, void (*done)(void *data), void *data);
 
 #endif

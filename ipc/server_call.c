@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/decision.h"
+
 /*
  * A message being answered.  It owns the parsed message (the calls
  * borrow from it) and one reference to the connection; pending counts
@@ -32,12 +34,14 @@ typedef struct batch {
 struct pw_ipc_job {
   uv_work_t        req;
   pw_ipc_job_t    *next;
+  pw_ipc_t        *ipc;
   batch_t         *batch;
   size_t           index;
   pw_api_t        *api;
   pw_api_session_t session;
   json_t          *events;
   json_t          *response;
+  json_t          *record;   /* a gateway's decision to store, no batch */
 };
 
 static const struct {
@@ -122,6 +126,8 @@ publish_events(pw_ipc_t *ipc, json_t *events)
   unsigned bit;
 
   json_array_foreach(events, i, ev) {
+    if (pw_api_internal_event(ipc->api, ev))
+      continue;
     topic = json_string_value(json_object_get(ev, "topic"));
     profile = json_string_value(json_object_get(ev, "profile"));
     if (profile != NULL && profile[0] == '\0')
@@ -207,29 +213,102 @@ run_inline(batch_t *b, size_t index)
   complete(b, index, response);
 }
 
+/* The loop's half of a PW_RPC_THEN call answers here. */
+typedef struct then {
+  batch_t *batch;
+  size_t   index;
+} then_t;
+
+static void
+then_done(void *data, json_t *result, const pw_rpc_error_t *err)
+{
+  then_t *t = data;
+  const pw_rpc_call_t *call = &t->batch->msg.calls[t->index];
+  json_t *response = NULL;
+
+  if (call->id != NULL)
+    response = result != NULL ? pw_rpc_result(call->id, json_incref(result))
+                              : pw_rpc_error(call->id, err);
+  complete(t->batch, t->index, response);
+  free(t);
+}
+
+/*
+ * The pool's half of a PW_RPC_THEN call succeeded: its result goes to
+ * the loop's half, which answers; a failure is the answer itself.
+ */
+static bool
+then_start(batch_t *b, size_t index, json_t *response)
+{
+  const pw_rpc_call_t *call = &b->msg.calls[index];
+  json_t *first = json_object_get(response, "result");
+  pw_ipc_conn_t *conn = b->conn;
+  then_t *t;
+
+  if ((call->method->flags & PW_RPC_THEN) == 0 || first == NULL)
+    return false;
+  t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return false;
+  t->batch = b;
+  t->index = index;
+  pw_api_then(conn->ipc->api, &conn->session, call->name, first,
+              then_done, t);
+  return true;
+}
+
+static void pump(pw_ipc_t *ipc);
+
 static void
 job_work(uv_work_t *req)
 {
   pw_ipc_job_t *job = req->data;
   pw_api_ctx_t ctx;
+  pw_err_t e = { 0, "" };
 
+  if (job->record != NULL) {
+    if (pw_api_record(job->api, job->record, &e) != PW_OK)
+      job->response = json_string(e.msg);
+    return;
+  }
   ctx.api = job->api;
   ctx.session = &job->session;
   ctx.events = job->events;
   job->response = pw_rpc_run(&job->batch->msg.calls[job->index], &ctx);
 }
 
-static void pump(pw_ipc_t *ipc);
+
+static void
+record_after(pw_ipc_job_t *job)
+{
+  pw_ipc_t *ipc = job->ipc;
+
+  ipc->running = NULL;
+  if (job->response != NULL)
+    pw_log(PW_LOG_ERROR, "ipc", "msg=\"decision not stored\" err=\"%s\"",
+           json_string_value(job->response));
+  json_decref(job->response);
+  json_decref(job->record);
+  json_decref(job->events);
+  free(job);
+  pump(ipc);
+}
 
 static void
 job_after(uv_work_t *req, int status)
 {
   pw_ipc_job_t *job = req->data;
   batch_t *b = job->batch;
-  pw_ipc_t *ipc = b->conn->ipc;
+  pw_ipc_t *ipc;
   pw_rpc_error_t e;
-  const pw_rpc_call_t *call = &b->msg.calls[job->index];
+  const pw_rpc_call_t *call;
 
+  if (job->record != NULL) {
+    record_after(job);
+    return;
+  }
+  ipc = b->conn->ipc;
+  call = &b->msg.calls[job->index];
   ipc->running = NULL;
   b->conn->in_flight--;
 
@@ -241,7 +320,10 @@ job_after(uv_work_t *req, int status)
   }
 
   publish_events(ipc, job->events);
-  complete(b, job->index, job->response);
+  if (then_start(b, job->index, job->response))
+    json_decref(job->response);
+  else
+    complete(b, job->index, job->response);
   free(job);
 
   pump(ipc);
@@ -294,6 +376,18 @@ refuse(batch_t *b, size_t index, int code, const char *message)
   complete(b, index, response);
 }
 
+/* Store jobs run in the order they came, one at a time. */
+static void
+enqueue(pw_ipc_t *ipc, pw_ipc_job_t *job)
+{
+  if (ipc->queue_tail != NULL)
+    ipc->queue_tail->next = job;
+  else
+    ipc->queue_head = job;
+  ipc->queue_tail = job;
+  pump(ipc);
+}
+
 static void
 queue_job(batch_t *b, size_t index)
 {
@@ -314,16 +408,12 @@ queue_job(batch_t *b, size_t index)
 
   job->batch = b;
   job->index = index;
+  job->ipc = ipc;
   job->api = ipc->api;
   job->session = conn->session;
   conn->in_flight++;
 
-  if (ipc->queue_tail != NULL)
-    ipc->queue_tail->next = job;
-  else
-    ipc->queue_head = job;
-  ipc->queue_tail = job;
-  pump(ipc);
+  enqueue(ipc, job);
 }
 
 static void
@@ -407,4 +497,39 @@ pw_ipc__message(pw_ipc_conn_t *conn, const char *buf, size_t len)
   for (i = 0; i < b->msg.ncalls; i++)
     dispatch(b, i);
   batch_release(b);
+}
+
+/*
+ * A decision a gateway acted on: every subscriber hears of it now, and
+ * the store keeps it in turn with the calls that use the store.
+ */
+void
+pw_ipc_record(pw_ipc_t *ipc, const pw_decision_t *d)
+{
+  pw_ipc_job_t *job;
+  json_t *record, *shown;
+
+  record = pw_decision_to_json(d);
+  shown = record != NULL ? json_deep_copy(record) : NULL;
+  if (shown != NULL) {
+    pw_api_decision_fix(shown);
+    pw_ipc_publish(ipc, PW_TOPIC_DECISION,
+                   d->profile[0] != '\0' ? d->profile : NULL, shown);
+  }
+  json_decref(shown);
+
+  /* Once the store has begun to close, the record is only logged. */
+  job = ipc->phase < PW_IPC_CLOSING ? calloc(1, sizeof(*job)) : NULL;
+  if (record == NULL || job == NULL) {
+    pw_log(PW_LOG_WARN, "ipc", "msg=\"decision not stored\" host=%s "
+           "action=%s reason=%s", d->host, pw_action_name(d->action),
+           pw_reason_name(d->reason));
+    json_decref(record);
+    free(job);
+    return;
+  }
+  job->ipc = ipc;
+  job->api = ipc->api;
+  job->record = record;
+  enqueue(ipc, job);
 }

@@ -199,6 +199,31 @@ describe('profile', () => {
   });
 });
 
+describe('profile start, status, stop', () => {
+  it('start --no-browser prints the gateway; status lists it; stop ends it',
+     async () => {
+       await ok(['profile', 'create', 'runner']);
+       const st = await ok(['profile', 'start', 'runner', '--no-browser']);
+       const gw = /gateway\s+(127\.0\.0\.1:\d+)/.exec(st.stdout);
+       assert.ok(gw, st.stdout);
+       assert.match(st.stdout, /keylog\s+\S+\.keylog/);
+       const list = await ok(['profile', 'status']);
+       assert.match(list.stdout, new RegExp(`runner\\s+${gw[1]}`));
+       const js = JSON.parse((await ok(['profile', 'status', '--json']))
+                             .stdout);
+       assert.equal(js[0].gateway, gw[1]);
+       await ok(['profile', 'stop', 'runner']);
+       assert.doesNotMatch((await ok(['profile', 'status'])).stdout,
+                           /runner/);
+       await ok(['profile', 'stop', 'runner'], 1);
+     });
+
+  it('start without --no-browser: exit 2, says why', async () => {
+    const r = await ok(['profile', 'start', 'runner'], 2);
+    assert.match(r.stderr, /--no-browser/);
+  });
+});
+
 describe('secure-access', () => {
   before(async () => {
     await pw.call('profiles.create', { name: 'cli-sa' });

@@ -17,7 +17,7 @@ Test(api, unauthed_session_refused)
     as_fails(&none, -32003, m->name, "{}");
     n++;
   }
-  cr_assert_eq(n, 20, "the table has %zu methods besides hello", n);
+  cr_assert_eq(n, 23, "the table has %zu methods besides hello", n);
 }
 
 Test(api, session_hello)
@@ -666,6 +666,9 @@ static const struct error_case scoped_cases[] = {
   { "defaults set", "pins.defaults.set", "{\"pins\": [], \"x\": \"%s\"}",
     -32003 },
   { "token", "tokens.create", "{\"id\": \"%s\"}", -32003 },
+  { "start other", "profiles.start",
+    "{\"id\": \"%s\", \"browser\": false}", -32003 },
+  { "stop other", "profiles.stop", "{\"id\": \"%s\"}", -32003 },
 };
 
 ParameterizedTestParameters(api, scoped_refused)
@@ -783,4 +786,54 @@ Test(api, scoped_own_profile)
   free(mine);
   free(other);
   certgen_pki_free(&pki);
+}
+
+/* ---- running profiles, in an engine that runs no gateways ------------ */
+
+/*
+ * The unit fixture has no loop and no runner: what it can show is the
+ * checks before a gateway starts; tests/integration/gateway.test.mjs
+ * starts real ones.
+ */
+static const struct error_case run_cases[] = {
+  { "start with a browser", "profiles.start", "{\"id\": \"%s\"}",
+    -32602 },
+  { "start, browser not a boolean", "profiles.start",
+    "{\"id\": \"%s\", \"browser\": 0}", -32602 },
+  { "start, an unknown key", "profiles.start",
+    "{\"id\": \"%s\", \"browser\": false, \"x\": 1}", -32602 },
+  { "start of nobody", "profiles.start",
+    "{\"id\": \"nobody%s\", \"browser\": false}", -32001 },
+  { "start without a runner", "profiles.start",
+    "{\"id\": \"%s\", \"browser\": false}", -32603 },
+  { "stop of a profile that does not run", "profiles.stop",
+    "{\"id\": \"%s\"}", -32001 },
+  { "stop of nobody", "profiles.stop", "{\"id\": \"nobody%s\"}",
+    -32001 },
+  { "stop without id", "profiles.stop", "{\"x\": \"%s\"}", -32602 },
+  { "status with params", "profiles.status", "{\"id\": \"%s\"}",
+    -32602 },
+};
+
+ParameterizedTestParameters(api, run_refused)
+{
+  return case_indices(NCASES(run_cases));
+}
+
+ParameterizedTest(size_t *i, api, run_refused)
+{
+  const struct error_case *c = &run_cases[*i];
+  char *id = create("{\"name\": \"runs\"}");
+
+  fails(c->code, c->method, c->params, id);
+  free(id);
+}
+
+Test(api, status_without_runner)
+{
+  json_t *r = ok("profiles.status", "{}");
+
+  cr_assert(json_is_array(json_object_get(r, "running")));
+  cr_assert_eq(json_array_size(json_object_get(r, "running")), 0);
+  json_decref(r);
 }

@@ -41,6 +41,7 @@ export const codes = Object.freeze({
   UNAUTHORIZED: -32003,
   INVALID_POLICY: -32004,
   BUSY: -32005,
+  UPSTREAM: -32006,
 });
 
 function toError(e) {

@@ -1,0 +1,309 @@
+/*
+ * Running profiles over the IPC: profiles.start, profiles.stop and
+ * profiles.status, and what keeps a running gateway on the profile's
+ * current version.
+ *
+ * profiles.start has two halves.  The first runs on the thread pool
+ * like every call that reads the store: it checks the caller, loads the
+ * profile and compiles the engine-wide pins.  The second runs on the
+ * loop, where the gateways live (pw_api_then), and answers once the
+ * gateway listens or could not start.
+ */
+#include "ipc/api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/runner.h"
+
+/* What the first half hands the second: never sent to a client. */
+#define FIRST_KEY "profile"
+
+void
+pw_api_attach_runner(pw_api_t *api, pw_run_t *run)
+{
+  api->run = run;
+}
+
+/* Kept on the loop as profiles start and stop, read by the pool. */
+static void
+running_set(pw_api_t *api, const char *id, bool on)
+{
+  uv_mutex_lock(&api->names_lock);
+  if (on)
+    json_object_set_new(api->running_ids, id, json_true());
+  else
+    json_object_del(api->running_ids, id);
+  uv_mutex_unlock(&api->names_lock);
+  atomic_store(&api->nrunning, (int) pw_run_count(api->run));
+}
+
+bool
+pw_api__is_running(pw_api_t *api, const char *id)
+{
+  bool on;
+
+  uv_mutex_lock(&api->names_lock);
+  on = json_object_get(api->running_ids, id) != NULL;
+  uv_mutex_unlock(&api->names_lock);
+  return on;
+}
+
+/* The gateway's hooks take the API as their data. */
+static bool
+hook_pinned(void *data, const pw_profile_t *p, const char *host)
+{
+  return pw_api_gateway_pinned(data, p, host);
+}
+
+static int
+hook_decide(void *data, const pw_profile_t *p, const char *host,
+            uint16_t port, const unsigned char *const *der, const int *len,
+            size_t n, pw_decision_t *d, pw_err_t *err)
+{
+  return pw_api_gateway_decide(data, p, host, port, der, len, n, d, err);
+}
+
+void
+pw_api_gateway_hooks(pw_api_t *api, pw_gw_hooks_t *hooks)
+{
+  hooks->pinned = hook_pinned;
+  hooks->decide = hook_decide;
+  hooks->data = api;
+}
+
+/* The pool's half: who asks, which profile, and the defaults ready. */
+int
+pw_api__profiles_start(void *vctx, const json_t *params, json_t **result,
+                       pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "id", "browser", "headless",
+                                         NULL };
+  pw_api_ctx_t *ctx = vctx;
+  pw_profile_t p;
+  pw_err_t e = { 0 };
+  json_t *full;
+  bool browser = true;
+  int rc = -1, ret;
+
+  pw_profile_init(&p);
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0
+      || pw_api__bool(params, "browser", false, &browser, err) != 0)
+    goto done;
+  if (browser) {
+    pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
+                "browser: this engine starts gateways only; pass "
+                "\"browser\": false and run the browser with the gateway "
+                "as its proxy");
+    goto done;
+  }
+  if (pw_api__load(ctx, params, &p, err) != 0)
+    goto done;
+  if (ctx->api->run == NULL) {
+    pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
+                "this engine runs no gateways");
+    goto done;
+  }
+
+  ret = pw_api_gateway_prepare(ctx->api, &e);
+  if (ret != PW_OK) {
+    pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
+    goto done;
+  }
+
+  full = pw_profile_to_json(&p, PW_PROFILE_SECRETS);
+  *result = full != NULL ? json_pack("{s:o}", FIRST_KEY, full) : NULL;
+  rc = *result != NULL ? 0 : pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
+                                         "out of memory");
+
+done:
+  pw_profile_clear(&p);
+  return rc;
+}
+
+typedef struct start_req {
+  pw_api_t      *api;
+  pw_api_done_cb done;
+  void          *data;
+} start_req_t;
+
+static void
+started(void *data, int status, const char *message, const pw_gw_t *gw)
+{
+  start_req_t *s = data;
+  pw_rpc_error_t err;
+  json_t *result = NULL;
+
+  memset(&err, 0, sizeof(err));
+  if (status != PW_OK) {
+    pw_rpc_fail(&err, PW_RPC_UPSTREAM, NULL, "%s", message);
+  } else {
+    running_set(s->api, pw_gw_profile(gw)->id, true);
+    result = json_pack("{s:s, s:s}", "gateway", pw_gw_address(gw),
+                       "keylog", pw_gw_keylog(gw));
+    if (result == NULL)
+      pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+  }
+  s->done(s->data, result, &err);
+  json_decref(result);
+  json_decref(err.data);
+  free(s);
+}
+
+void
+pw_api_then(pw_api_t *api, const pw_api_session_t *session,
+            const char *method, const json_t *first, pw_api_done_cb done,
+            void *data)
+{
+  pw_rpc_error_t err;
+  pw_profile_t p;
+  pw_err_t e = { 0 };
+  start_req_t *s = NULL;
+
+  memset(&err, 0, sizeof(err));
+  pw_profile_init(&p);
+  if (strcmp(method, "profiles.start") != 0) {
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "no second half");
+    goto fail;
+  }
+  if (pw_profile_from_json(&p, json_object_get(first, FIRST_KEY),
+                           PW_PROFILE_STORED, &e) != PW_OK) {
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "%s", e.msg);
+    goto fail;
+  }
+
+  s = calloc(1, sizeof(*s));
+  if (s == NULL) {
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+    goto fail;
+  }
+  s->api = api;
+  s->done = done;
+  s->data = data;
+  if (pw_run_start(api->run, &p, started, s, &e) != PW_OK) {
+    free(s);
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "%s", e.msg);
+    goto fail;
+  }
+  pw_profile_clear(&p);
+  return;
+
+fail:
+  pw_profile_clear(&p);
+  done(data, NULL, &err);
+  json_decref(err.data);
+}
+
+/* A profile named by id (UUID or name), as far as the loop knows. */
+static int
+running_ref(pw_api_ctx_t *ctx, const json_t *params,
+            char id[PW_PROFILE_ID_LEN], pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "id", NULL };
+  const char *scope = ctx->session->scope;
+  const char *ref = NULL;
+
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0
+      || pw_api__str(params, "id", scope[0] == '\0', PW_API_REF_MAX, &ref,
+                     err) != 0)
+    return -1;
+  if (ref == NULL)
+    ref = scope;
+  if (!pw_api__name_find(ctx->api, ref, id))
+    return pw_rpc_fail(err, PW_RPC_NOT_FOUND, NULL,
+                       "no profile named '%s'", ref);
+  if (scope[0] != '\0' && strcmp(scope, id) != 0)
+    return pw_rpc_fail(err, PW_RPC_UNAUTHORIZED, NULL,
+                       "this token is for another profile");
+  return 0;
+}
+
+int
+pw_api__profiles_stop(void *vctx, const json_t *params, json_t **result,
+              pw_rpc_error_t *err)
+{
+  pw_api_ctx_t *ctx = vctx;
+  char id[PW_PROFILE_ID_LEN];
+
+  if (running_ref(ctx, params, id, err) != 0)
+    return -1;
+  if (ctx->api->run == NULL || pw_run_stop(ctx->api->run, id) != PW_OK)
+    return pw_rpc_fail(err, PW_RPC_NOT_FOUND, NULL,
+                       "the profile does not run");
+  running_set(ctx->api, id, false);
+  *result = json_object();
+  return 0;
+}
+
+int
+pw_api__profiles_status(void *vctx, const json_t *params, json_t **result,
+                pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { NULL };
+  pw_api_ctx_t *ctx = vctx;
+  const char *scope = ctx->session->scope;
+  json_t *list;
+
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0)
+    return -1;
+  list = ctx->api->run != NULL
+         ? pw_run_status(ctx->api->run, scope[0] != '\0' ? scope : NULL)
+         : json_array();
+  *result = list != NULL ? json_pack("{s:o}", "running", list) : NULL;
+  return *result != NULL ? 0 : pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR,
+                                           NULL, "out of memory");
+}
+
+/*
+ * The methods that change a running profile tell its gateway, through
+ * an event the loop reads and no client sees.
+ */
+void
+pw_api__running_changed(pw_api_ctx_t *ctx, const pw_profile_t *p)
+{
+  json_t *full;
+
+  if (atomic_load(&ctx->api->nrunning) == 0)
+    return;
+  full = pw_profile_to_json(p, PW_PROFILE_SECRETS);
+  if (full != NULL)
+    pw_api__event(ctx, "_running", p->id, full);
+}
+
+bool
+pw_api_internal_event(pw_api_t *api, const json_t *ev)
+{
+  const char *topic = json_string_value(json_object_get(ev, "topic"));
+  pw_profile_t p;
+
+  if (topic == NULL || topic[0] != '_')
+    return false;
+  if (api->run == NULL)
+    return true;
+
+  if (strcmp(topic, "_policy") == 0) {
+    pw_run_policy_changed(api->run);
+  } else if (strcmp(topic, "_running") == 0) {
+    pw_profile_init(&p);
+    if (pw_profile_from_json(&p, json_object_get(ev, "data"),
+                             PW_PROFILE_STORED, NULL) == PW_OK)
+      pw_run_update(api->run, &p);
+    pw_profile_clear(&p);
+  }
+  return true;
+}
+
+int
+pw_api_record(pw_api_t *api, const json_t *record, pw_err_t *err)
+{
+  return pw_store_decision_add(api->store, record, err);
+}
+
+void
+pw_api_decision_fix(json_t *decision)
+{
+  pw_api__decision_fix(decision);
+}

@@ -1,0 +1,526 @@
+// The gateway from outside: `profiles.start` with no browser, then curl
+// (and openssl s_client) through it to nginx, directly and through
+// tinyproxy and microsocks, all on loopback.  What the site sees is read
+// from nginx's access log; what the engine decided, from decisions.list
+// and the events a second client hears.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { codes } from '../../ui-bridge/client/pinwarden.js';
+import { freePort, sleep, startEngine, waitFor } from './engine.mjs';
+import { curl, makePki, startMicrosocks, startNginx, startTinyproxy,
+         startTlsFront } from './servers.mjs';
+
+let engine;
+let pw;
+let watcher;
+let pki;
+const site = {};
+const events = [];
+const scratch = mkdtempSync(path.join(tmpdir(), 'pw-gw-'));
+
+before(async () => {
+  engine = await startEngine();
+  pw = await engine.client();
+  watcher = await engine.client();
+  await watcher.subscribe(['decision']);
+  watcher.on('decision', (data) => events.push(data));
+  pki = await makePki();
+  [site.v13, site.v12, site.imp13, site.imp12] = await Promise.all([
+    startNginx({ pki, tls: '1.3' }),
+    startNginx({ pki, tls: '1.2' }),
+    startNginx({ pki, tls: '1.3', cert: 'impostor' }),
+    startNginx({ pki, tls: '1.2', cert: 'impostor' }),
+  ]);
+});
+
+after(async () => {
+  await Promise.all(Object.values(site).map((s) => s.stop()));
+  pki?.remove();
+  await watcher?.close();
+  await pw?.close();
+  await engine?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+let serial = 0;
+
+/** A profile that reaches site.test on loopback and trusts the test CA. */
+async function profile(extra = {}) {
+  return pw.call('profiles.create', {
+    name: `gw-${++serial}`,
+    resolve: { 'site.test': '127.0.0.1' },
+    roots: pki.caPem,
+    ...extra,
+  });
+}
+
+function pinned(mode = 'enforce', pins = [pki.good.pin]) {
+  return { pins: [{ pattern: 'site.test', pins, mode }] };
+}
+
+async function start(p) {
+  return pw.call('profiles.start', { id: p.id, browser: false });
+}
+
+/**
+ * curl through a running gateway.  keylog: whether curl writes the
+ * profile's key-log file (SSLKEYLOGFILE).
+ */
+function get(run, url, o = {}) {
+  const tls = o.tls ? ['--tlsv' + o.tls, '--tls-max', o.tls] : [];
+  return curl(['-x', `http://${run.gateway}`, '--cacert', pki.ca,
+               '-w', '\n%{http_code}', ...tls, ...(o.args ?? []), url],
+              { env: o.keylog === false ? {} : { SSLKEYLOGFILE: run.keylog },
+                timeoutMs: o.timeoutMs });
+}
+
+function status(r) {
+  return Number(r.stdout.trim().split('\n').pop());
+}
+
+/**
+ * Asserts that nginx s got no request past its first `seen` log lines.
+ * nginx writes a line once it has answered, so a canary sent straight
+ * to it after the attempt marks the point by which any line of the
+ * attempt would be there.
+ */
+async function assertNoRequest(s, seen) {
+  const uri = `/canary-${++serial}`;
+  await curl([`http://127.0.0.1:${s.httpPort}${uri}`]);
+  await s.waitEntry(uri);
+  const got = s.accessEntries().slice(seen).filter((e) => e.uri !== uri);
+  assert.deepEqual(got, [], 'the site saw a request');
+}
+
+async function decisions(p, host = 'site.test') {
+  return (await pw.call('decisions.list', { id: p.id, host })).decisions;
+}
+
+describe('starting and stopping a gateway', () => {
+  it('answers the gateway and the key-log file, once per profile',
+     async () => {
+       const p = await profile();
+       const a = await start(p);
+       assert.match(a.gateway, /^127\.0\.0\.1:\d+$/);
+       assert.ok(existsSync(a.keylog), 'the key-log file exists');
+       const b = await start(p);
+       assert.deepEqual(b, a, 'a second start returns the running one');
+       const st = await pw.call('profiles.status');
+       assert.ok(st.running.some((r) => r.id === p.id
+                                 && r.gateway === a.gateway));
+       await pw.call('profiles.stop', { id: p.name });
+       assert.equal(existsSync(a.keylog), false, 'the key-log file goes');
+       await assert.rejects(pw.call('profiles.stop', { id: p.id }),
+                            (e) => e.code === codes.NOT_FOUND);
+     });
+
+  it('a running profile cannot be deleted', async () => {
+    const p = await profile();
+    await start(p);
+    await assert.rejects(pw.call('profiles.delete', { id: p.id }),
+                         (e) => e.code === codes.CONFLICT);
+    await pw.call('profiles.stop', { id: p.id });
+    await pw.call('profiles.delete', { id: p.id });
+  });
+
+  it('"browser": true is refused until browsers are launched', async () => {
+    const p = await profile();
+    await assert.rejects(pw.call('profiles.start', { id: p.id }),
+                         (e) => e.code === codes.INVALID_PARAMS);
+  });
+});
+
+describe('pin enforcement', () => {
+  for (const v of ['1.3', '1.2']) {
+    it(`TLS ${v}: the pinned host loads with the right key`, async () => {
+      const run = await start(await profile(pinned()));
+      const s = v === '1.3' ? site.v13 : site.v12;
+      const r = await get(run, `https://site.test:${s.httpsPort}/`,
+                          { tls: v });
+      assert.equal(status(r), 200, r.stderr);
+      assert.match(r.stdout, /hello from site\.test/);
+    });
+
+    it(`TLS ${v}: the impostor is cut before any request`, async () => {
+      const p = await profile(pinned());
+      const run = await start(p);
+      const s = v === '1.3' ? site.imp13 : site.imp12;
+      const seen = s.accessLog().length;
+      const r = await get(run, `https://site.test:${s.httpsPort}/`,
+                          { tls: v });
+      assert.notEqual(r.code, 0, 'curl fails');
+      await assertNoRequest(s, seen);
+      const [d] = await decisions(p);
+      assert.equal(d.action, 'block');
+      assert.equal(d.reason, 'pin_mismatch');
+      assert.equal(d.port, s.httpsPort);
+      assert.ok(d.chain.some((c) => c.pin === pki.impostor.pin));
+      await waitFor(() => events.find((e) => e.id === p.id
+                                      && e.reason === 'pin_mismatch'),
+                    5000, 'the decision event');
+    });
+  }
+
+  it('fails closed when the client writes no key log', async () => {
+    const p = await profile(pinned());
+    const run = await start(p);
+    const seen = site.v13.accessLog().length;
+    const r = await get(run, `https://site.test:${site.v13.httpsPort}/`,
+                        { keylog: false });
+    assert.notEqual(r.code, 0);
+    await assertNoRequest(site.v13, seen);
+    assert.equal((await decisions(p))[0].reason, 'no_secret');
+  });
+
+  it('report mode passes and records the violation', async () => {
+    const p = await profile(pinned('report'));
+    const run = await start(p);
+    const r = await get(run,
+                        `https://site.test:${site.imp13.httpsPort}/`);
+    assert.equal(status(r), 200, r.stderr);
+    const [d] = await decisions(p);
+    assert.equal(d.action, 'report');
+    assert.equal(d.reason, 'pin_mismatch');
+  });
+
+  it('an engine-wide pin applies to every profile', async () => {
+    const p = await profile();
+    const run = await start(p);
+    const before = await pw.call('pins.defaults.get');
+    await pw.call('pins.defaults.set', { pins: pinned().pins });
+    try {
+      const r = await get(run,
+                          `https://site.test:${site.imp13.httpsPort}/`);
+      assert.notEqual(r.code, 0);
+      assert.equal((await decisions(p))[0].reason, 'pin_mismatch');
+    } finally {
+      await pw.call('pins.defaults.set', { pins: before.pins });
+    }
+  });
+
+  it('a pin change reaches a running gateway', async () => {
+    const p = await profile();
+    const run = await start(p);
+    const url = `https://site.test:${site.imp13.httpsPort}/`;
+    assert.equal(status(await get(run, url)), 200);
+    await pw.call('profiles.update', { id: p.id, revision: p.revision,
+                                       patch: pinned() });
+    assert.notEqual((await get(run, url)).code, 0);
+  });
+
+  it('an unpinned host is not inspected (no key log needed)', async () => {
+    const run = await start(await profile());
+    const r = await get(run, `https://site.test:${site.v13.httpsPort}/`,
+                        { keylog: false });
+    assert.equal(status(r), 200, r.stderr);
+  });
+
+  it('a resumed session passes only after a full handshake passed here',
+     async () => {
+       const p = await profile(pinned());
+       const s = await startNginx({ pki, tls: '1.2', resumption: true });
+       const sess = path.join(scratch, 'session.pem');
+       try {
+         let run = await start(p);
+         const first = await sClient(run, s.httpsPort, ['-sess_out', sess]);
+         assert.match(first, /hello from site\.test/);
+         assert.match(await sClient(run, s.httpsPort, ['-sess_in', sess]),
+                      /hello from site\.test/);
+
+         // A new gateway has seen no full handshake with the host.
+         await pw.call('profiles.stop', { id: p.id });
+         run = await start(p);
+         const seen = s.accessLog().length;
+         const out = await sClient(run, s.httpsPort, ['-sess_in', sess]);
+         assert.doesNotMatch(out, /hello from site\.test/);
+         await assertNoRequest(s, seen);
+         assert.equal((await decisions(p))[0].reason, 'resumed_session');
+       } finally {
+         await s.stop();
+       }
+     });
+});
+
+/** openssl s_client through the gateway; its output as text. */
+function sClient(run, port, args) {
+  return new Promise((resolve) => {
+    const proc = spawn('openssl', [
+      's_client', '-proxy', run.gateway, '-connect', `site.test:${port}`,
+      '-servername', 'site.test', '-CAfile', pki.ca, '-keylogfile',
+      run.keylog, '-tls1_2', '-ign_eof', '-quiet', ...args,
+    ], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.stdin.end('GET / HTTP/1.0\r\nHost: site.test\r\n\r\n');
+    const kill = setTimeout(() => proc.kill('SIGKILL'), 10000);
+    proc.on('close', () => {
+      clearTimeout(kill);
+      resolve(out);
+    });
+  });
+}
+
+describe('upstream proxies', () => {
+  const auth = { user: 'alice', password: 's3cret' };
+
+  // https: tinyproxy behind TLS (nginx's stream module), its
+  // certificate from the test CA, which the profile's roots hold.
+  async function upstream(kind) {
+    if (kind === 'socks5h')
+      return startMicrosocks(auth);
+    const tp = await startTinyproxy(auth);
+    if (kind === 'http')
+      return tp;
+    const front = await startTlsFront({ pki, target: tp.port });
+    return { port: front.port, log: tp.log,
+             stop: async () => { await front.stop(); await tp.stop(); } };
+  }
+
+  for (const kind of ['http', 'https', 'socks5h']) {
+    it(`${kind}: tunnels go through it, pins still hold`, async () => {
+      const up = await upstream(kind);
+      try {
+        const p = await profile({
+          proxy: `${kind}://alice:s3cret@127.0.0.1:${up.port}`,
+          pins: [{ pattern: 'localhost', pins: [pki.good.pin] }],
+        });
+        const run = await start(p);
+        const ok = await get(run, `https://localhost:${site.v13.httpsPort}/`);
+        assert.equal(status(ok), 200, ok.stderr);
+        if (up.log)
+          assert.match(up.log(), /CONNECT|localhost/);
+        const bad = await get(run,
+                              `https://localhost:${site.imp13.httpsPort}/`);
+        assert.notEqual(bad.code, 0);
+      } finally {
+        await up.stop();
+      }
+    });
+  }
+
+  it('http: a wrong password gives 407 and nothing reaches the site',
+     async () => {
+       const up = await startTinyproxy(auth);
+       try {
+         const run = await start(await profile({
+           proxy: `http://alice:wrong@127.0.0.1:${up.port}`,
+         }));
+         const seen = site.v13.accessLog().length;
+         const r = await get(run,
+                             `https://localhost:${site.v13.httpsPort}/`,
+                             { args: ['-v'] });
+         assert.match(r.stderr, /< HTTP\/1\.1 407/);
+         await assertNoRequest(site.v13, seen);
+       } finally {
+         await up.stop();
+       }
+     });
+
+  it('socks5h: a wrong password stops the start', async () => {
+    const up = await startMicrosocks(auth);
+    try {
+      const p = await profile({
+        proxy: `socks5h://alice:wrong@127.0.0.1:${up.port}`,
+      });
+      await assert.rejects(start(p), (e) => e.code === codes.UPSTREAM
+                           && /credentials|auth/i.test(e.message));
+      assert.equal((await pw.call('profiles.status')).running
+                    .some((r) => r.id === p.id), false);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('a stopped upstream: the start fails, nothing listens', async () => {
+    const port = await freePort();
+    const p = await profile({ proxy: `socks5h://127.0.0.1:${port}` });
+    await assert.rejects(start(p), (e) => e.code === codes.UPSTREAM
+                         && e.message.includes(`127.0.0.1:${port}`));
+  });
+
+  it('an upstream that stops while running: 502, never direct',
+     async () => {
+       const up = await startTinyproxy();
+       const run = await start(await profile({
+         proxy: `http://127.0.0.1:${up.port}`,
+       }));
+       await up.stop();
+       const seen = site.v13.accessLog().length;
+       const r = await get(run, `https://localhost:${site.v13.httpsPort}/`,
+                           { args: ['-v'] });
+       assert.match(r.stderr, /< HTTP\/1\.1 502/);
+       await assertNoRequest(site.v13, seen);
+     });
+
+  it('a silent upstream: the start gives up within its bound', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const p = await profile({
+        proxy: `socks5h://127.0.0.1:${silent.address().port}`,
+      });
+      const t0 = Date.now();
+      await assert.rejects(start(p), (e) => e.code === codes.UPSTREAM
+                           && /timed out/i.test(e.message));
+      assert.ok(Date.now() - t0 < 8000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+describe('Secure Access', () => {
+  const plain = () => `http://site.test:${site.v13.httpPort}/`;
+
+  it('upgrades http:// with 308 and records it', async () => {
+    const p = await profile({ secure_access: { enabled: true } });
+    const run = await start(p);
+    const r = await get(run, plain(), { args: ['-D', '-'] });
+    assert.equal(status(r), 308);
+    assert.match(r.stdout, /^location: https:\/\/site\.test[:/]/im);
+    assert.equal((await decisions(p))[0].action, 'upgrade');
+  });
+
+  it('blocks with 403 in block mode', async () => {
+    const p = await profile({
+      secure_access: { enabled: true, on_http: 'block' },
+    });
+    const r = await get(await start(p), plain());
+    assert.equal(status(r), 403);
+    assert.match(r.stdout, /Secure Access/);
+    assert.equal((await decisions(p))[0].action, 'block');
+  });
+
+  it('an exception and loopback pass', async () => {
+    const p = await profile({ secure_access: { enabled: true } });
+    const run = await start(p);
+    await pw.call('secure_access.exception.add',
+                  { id: p.id, host: 'site.test' });
+    const r = await get(run, plain());
+    assert.equal(status(r), 200);
+    assert.match(r.stdout, /plain/);
+    const lo = await get(run, `http://127.0.0.1:${site.v13.httpPort}/`);
+    assert.equal(status(lo), 200);
+  });
+
+  it('turned on while running, the next request is upgraded', async () => {
+    const p = await profile();
+    const run = await start(p);
+    assert.equal(status(await get(run, plain())), 200);
+    await pw.call('secure_access.set', { id: p.id, enabled: true });
+    assert.equal(status(await get(run, plain())), 308);
+  });
+
+  it('a tunnel that does not start with TLS is closed', async () => {
+    const p = await profile({ secure_access: { enabled: true } });
+    const run = await start(p);
+    const seen = site.v13.accessLog().length;
+    const r = await get(run, plain(), { args: ['-p'] });
+    assert.notEqual(r.code, 0);
+    await assertNoRequest(site.v13, seen);
+  });
+});
+
+describe('clear-text HTTP through the gateway', () => {
+  it('keeps the client connection alive across requests', async () => {
+    const run = await start(await profile());
+    const u = `http://site.test:${site.v13.httpPort}/`;
+    const r = await get(run, u, { args: ['-v', u] });
+    assert.match(r.stdout, /plain[\s\S]*plain/);
+    assert.match(r.stderr, /Re-using existing connection/);
+  });
+
+  it('forwards a request body', async () => {
+    const run = await start(await profile());
+    const r = await get(run, `http://site.test:${site.v13.httpPort}/`,
+                        { args: ['--data', 'x=1'] });
+    assert.equal(status(r), 200);
+  });
+});
+
+/**
+ * Writes bytes to the gateway and reads until it closes (or ms pass):
+ * the answer as text, and whether the gateway closed.
+ */
+function raw(run, chunks, ms = 3000) {
+  const [host, port] = run.gateway.split(':');
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(port), host);
+    let out = '';
+    let closed = false;
+    const done = () => resolve({ out, closed });
+    const timer = setTimeout(() => { sock.destroy(); done(); }, ms);
+    sock.on('data', (d) => { out += d.toString('latin1'); });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      done();
+    });
+    sock.on('connect', async () => {
+      for (const c of chunks) {
+        sock.write(c);
+        await sleep(20);
+      }
+    });
+  });
+}
+
+describe('hostile input', () => {
+  const heads = [
+    ['an unknown method', 'BREW http://pot/ HTTP/1.1\r\n\r\n', 501],
+    ['not HTTP', '\x01\x02\x03 \r\n\r\n', 400],
+    ['origin-form', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 400],
+    ['CONNECT without port', 'CONNECT site.test HTTP/1.1\r\n\r\n', 400],
+    ['CONNECT to port 0', 'CONNECT site.test:0 HTTP/1.1\r\n\r\n', 400],
+    ['long request line', `GET http://a/${'x'.repeat(9000)} HTTP/1.1\r\n`,
+     414],
+    ['huge head', 'GET http://a/ HTTP/1.1\r\n' +
+     `X: ${'y'.repeat(70000)}\r\n\r\n`, 431],
+    ['smuggling', 'POST http://a/ HTTP/1.1\r\nHost: a\r\n' +
+     'Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
+  ];
+  for (const [name, bytes, code] of heads) {
+    it(`a proxy head: ${name} gets ${code}`, async () => {
+      const run = await start(await profile());
+      const r = await raw(run, [bytes]);
+      assert.match(r.out, new RegExp(`^HTTP/1\\.1 ${code} `));
+      assert.ok(r.closed, 'the gateway closes');
+    });
+  }
+
+  const records = [
+    ['not TLS', Buffer.from('hello there, server\r\n')],
+    ['a hello shorter than its fields',
+     Buffer.from('160301000501000001ff', 'hex')],
+    ['a record over 2^14', Buffer.concat([
+      Buffer.from('16030150000100', 'hex'), Buffer.alloc(64)])],
+    ['an alert instead of a hello', Buffer.from('15030100020228', 'hex')],
+  ];
+  for (const [name, bytes] of records) {
+    it(`a pinned tunnel: ${name} is closed`, async () => {
+      const p = await profile(pinned());
+      const run = await start(p);
+      const seen = site.v13.accessLog().length;
+      const connect = `CONNECT site.test:${site.v13.httpsPort} HTTP/1.1\r\n` +
+        `Host: site.test:${site.v13.httpsPort}\r\n\r\n`;
+      const r = await raw(run, [connect, bytes]);
+      assert.match(r.out, /^HTTP\/1\.1 200 /);
+      assert.ok(r.closed);
+      await assertNoRequest(site.v13, seen);
+      assert.equal((await decisions(p))[0].action, 'block');
+    });
+  }
+
+  it('the engine lives on', async () => {
+    assert.ok(await engine.alive());
+  });
+});
