@@ -715,6 +715,9 @@ pw_gw_start(pw_gw_t **out, uv_loop_t *loop, const pw_gw_config_t *cfg, const pw_
   gw->upstream_ms = or_default(cfg->upstream_ms, PW_GW_UPSTREAM_MS);
   pw_profile_init(&gw->profile);
 
+  gw->rbuf = malloc(PW_GW_READ_SIZE);
+  if (gw->rbuf == NULL)
+    return pw_err_set(err, PW_ENOMEM, "out of memory");
   ret = pw_profile_copy(&gw->profile, cfg->profile, err);
   if (ret != PW_OK)
     return ret;
@@ -834,6 +837,7 @@ gw_finish(pw_gw_t *gw)
   data = gw->done_data;
   pw_profile_clear(&gw->profile);
   free(gw->passed);
+  free(gw->rbuf);
   free(gw);
   if (done != NULL)
     done(data);

@@ -80,9 +80,6 @@ struct gw_conn {
   bool              pinned;
   uint64_t          inspect_at;    /* uv_now when inspection began */
   char              name[PW_HOST_MAX];  /* the host the decision is for */
-
-  char              cbuf[PW_GW_READ_SIZE];
-  char              sbuf[PW_GW_READ_SIZE];
 };
 
 struct pw_gw {
@@ -103,6 +100,12 @@ struct pw_gw {
   pw_gw_start_cb    start_cb;
   void             *start_data;
 
+  /*
+   * Every read of every connection lands here: a read callback is done
+   * with the bytes before it returns (what must wait is copied), so an
+   * open tunnel costs no buffer of its own.
+   */
+  char             *rbuf;
   gw_conn_t        *conns;
   unsigned          alive;         /* connections not yet freed */
   pw_gw_stats_t     stats;

@@ -27,21 +27,12 @@
 /* ---- reading and writing ------------------------------------------ */
 
 static void
-alloc_client(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+alloc_read(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
   gw_conn_t *c = h->data;
 
-  buf->base = c->cbuf;
-  buf->len = sizeof(c->cbuf);
-}
-
-static void
-alloc_server(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-  gw_conn_t *c = h->data;
-
-  buf->base = c->sbuf;
-  buf->len = sizeof(c->sbuf);
+  buf->base = c->gw->rbuf;
+  buf->len = PW_GW_READ_SIZE;
 }
 
 /*
@@ -134,7 +125,7 @@ void
 gw_read_client(gw_conn_t *c, bool on)
 {
   if (on && !c->c2s.pending && !c->c2s.eof && c->state != GW_CLOSING)
-    uv_read_start((uv_stream_t *) &c->client, alloc_client,
+    uv_read_start((uv_stream_t *) &c->client, alloc_read,
                   on_client_read);
   else
     uv_read_stop((uv_stream_t *) &c->client);
@@ -146,7 +137,7 @@ gw_read_server(gw_conn_t *c, bool on)
   if (c->server == NULL)
     return;
   if (on && !c->s2c.pending && !c->s2c.eof && c->state != GW_CLOSING)
-    uv_read_start((uv_stream_t *) c->server, alloc_server,
+    uv_read_start((uv_stream_t *) c->server, alloc_read,
                   on_server_read);
   else
     uv_read_stop((uv_stream_t *) c->server);
