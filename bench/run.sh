@@ -40,3 +40,12 @@ echo
 "$build/bench/bench_lookup" "$@"
 echo
 "$build/bench/bench_ipc" "$@"
+
+# The gateway's benchmark is a Node script that drives nginx, curl and
+# tinyproxy through the daemon built above.
+echo
+if command -v node >/dev/null 2>&1; then
+  node "$src/bench/gateway.mjs" --pinwarden "$build/pinwarden" "$@"
+else
+  echo "run.sh: node not found: skipping bench/gateway.mjs" >&2
+fi
