@@ -78,6 +78,7 @@ static const char usage_serve[] =
   "usage: pinwarden serve [--data-dir DIR] [--listen HOST:PORT]\n"
   "                       [--listen-insecure-any] [--log FILE]\n"
   "                       [--log-level LEVEL] [--secret-wait MS]\n"
+  "                       [--chromium PATH]\n"
   "\n"
   "Runs the engine until SIGINT or SIGTERM: JSON-RPC 2.0 over WebSocket\n"
   "and a plain HTTP page on one loopback address.  Writes DIR/token (the\n"
@@ -99,6 +100,8 @@ static const char usage_serve[] =
   "                          1.3 secret in the key-log file before it\n"
   "                          fails the handshake closed (default 2000,\n"
   "                          at most 60000)\n"
+  "  --chromium PATH         the browser profiles.start launches (default\n"
+  "                          /usr/bin/chromium)\n"
   "\n"
   "Exit status: 0 after a clean stop, 1 when it could not start (another\n"
   "engine holds the data folder, the port is taken), 2 bad usage.\n";
@@ -425,6 +428,7 @@ cmd_serve(int argc, char **argv)
     { "log",                 required_argument, NULL, 'L' },
     { "log-level",           required_argument, NULL, 'v' },
     { "secret-wait",         required_argument, NULL, 'w' },
+    { "chromium",            required_argument, NULL, 'c' },
     { "help",                no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
@@ -475,6 +479,9 @@ cmd_serve(int argc, char **argv)
         return EXIT_USAGE;
       }
       so.secret_wait_ms = wait;
+      break;
+    case 'c':
+      so.chromium = optarg;
       break;
     case 'h':
       fputs(usage_serve, stdout);

@@ -20,7 +20,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "gateway/runner.h"
+#include "launcher/runner.h"
 #include "ipc/api.h"
 #include "ipc/server.h"
 #include "profiles/store.h"
@@ -324,6 +324,25 @@ begin_stop(serve_t *s, const char *why)
     run_stopped(s);
 }
 
+/* A browser started or ended: logged and announced. */
+static void
+on_browser(void *data, const char *id, json_t *ev)
+{
+  serve_t *s = data;
+  const char *state = json_string_value(json_object_get(ev, "state"));
+
+  pw_log(PW_LOG_INFO, "launcher", "msg=browser profile=%s state=%s "
+         "pid=%lld status=%lld signal=%lld", id, state,
+         (long long) json_integer_value(json_object_get(ev, "pid")),
+         (long long) json_integer_value(json_object_get(ev, "status")),
+         (long long) json_integer_value(json_object_get(ev, "signal")));
+  if (strcmp(state, "started") != 0)
+    pw_api_running_set(s->api, id, false);
+  if (s->ipc != NULL)
+    pw_ipc_publish(s->ipc, PW_TOPIC_BROWSER, id, ev);
+  json_decref(ev);
+}
+
 /* A gateway's decision: logged, stored and announced. */
 static void
 on_decision(void *data, const pw_decision_t *d)
@@ -342,7 +361,7 @@ on_decision(void *data, const pw_decision_t *d)
 static int
 start_runner(serve_t *s, const pw_serve_opts_t *opts, pw_err_t *err)
 {
-  pw_gw_config_t tune;
+  pw_run_config_t cfg;
   pw_gw_hooks_t hooks;
   char path[4096];
   int ret;
@@ -357,12 +376,17 @@ start_runner(serve_t *s, const pw_serve_opts_t *opts, pw_err_t *err)
   pw_api_gateway_hooks(s->api, &hooks);
   hooks.record = on_decision;
   hooks.record_data = s;
-  ret = pw_run_new(&s->run, &s->loop, path, &hooks, err);
+  /* Chromium refuses to run as root with its sandbox. */
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.data_dir = s->dir;
+  cfg.chromium = opts->chromium;
+  cfg.no_sandbox = geteuid() == 0;
+  cfg.tune.secret_wait_ms = opts->secret_wait_ms;
+  cfg.event = on_browser;
+  cfg.event_data = s;
+  ret = pw_run_new(&s->run, &s->loop, &cfg, &hooks, err);
   if (ret != PW_OK)
     return ret;
-  memset(&tune, 0, sizeof(tune));
-  tune.secret_wait_ms = opts->secret_wait_ms;
-  pw_run_tune(s->run, &tune);
   pw_api_attach_runner(s->api, s->run);
   return PW_OK;
 }

@@ -31,6 +31,7 @@ typedef struct pw_serve_opts {
   const char     *log_path;      /* NULL: stderr */
   pw_log_level_t  log_level;
   uint64_t        secret_wait_ms;  /* gateways' key-log wait; 0: 2000 */
+  const char     *chromium;        /* the browser; NULL: /usr/bin/chromium */
 } pw_serve_opts_t;
 
 /*

@@ -797,7 +797,7 @@ static const pw_rpc_method_t methods[] = {
   { "verify.url",                   pw_api__verify_url, 0 },
   { "decisions.list",               pw_api__decisions_list, 0 },
   { "profiles.start",               pw_api__profiles_start, PW_RPC_THEN },
-  { "profiles.stop",                pw_api__profiles_stop, PW_RPC_LOOP },
+  { "profiles.stop",                pw_api__profiles_stop, PW_RPC_THEN },
   { "profiles.status",              pw_api__profiles_status, PW_RPC_LOOP },
   { "tokens.create",                tokens_create, 0 },
   { NULL, NULL, 0 }

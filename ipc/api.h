@@ -125,6 +125,12 @@ struct pw_gw_hooks;
 /* The runner of the engine's gateways; until set, none start. */
 void pw_api_attach_runner(pw_api_t *api, struct pw_run *run);
 
+/*
+ * Whether a profile runs, as the pool's methods see it (profiles.delete
+ * refuses a running one); the loop keeps it as profiles start and end.
+ */
+void pw_api_running_set(pw_api_t *api, const char *id, bool on);
+
 /* Fills the hooks' pinned, decide and data; record is the caller's. */
 void pw_api_gateway_hooks(pw_api_t *api, struct pw_gw_hooks *hooks);
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/runner.h"
+#include "launcher/runner.h"
 
 /* What the first half hands the second: never sent to a client. */
 #define FIRST_KEY "profile"
@@ -26,8 +26,8 @@ pw_api_attach_runner(pw_api_t *api, pw_run_t *run)
 }
 
 /* Kept on the loop as profiles start and stop, read by the pool. */
-static void
-running_set(pw_api_t *api, const char *id, bool on)
+void
+pw_api_running_set(pw_api_t *api, const char *id, bool on)
 {
   uv_mutex_lock(&api->names_lock);
   if (on)
@@ -83,22 +83,15 @@ pw_api__profiles_start(void *vctx, const json_t *params, json_t **result,
   pw_profile_t p;
   pw_err_t e = { 0 };
   json_t *full;
-  bool browser = true;
+  bool browser = true, headless = false;
   int rc = -1, ret;
 
   pw_profile_init(&p);
   if (pw_api__authed(ctx, err) != 0
       || pw_api__params(params, allowed, err) != 0
-      || pw_api__bool(params, "browser", false, &browser, err) != 0)
-    goto done;
-  if (browser) {
-    pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL,
-                "browser: this engine starts gateways only; pass "
-                "\"browser\": false and run the browser with the gateway "
-                "as its proxy");
-    goto done;
-  }
-  if (pw_api__load(ctx, params, &p, err) != 0)
+      || pw_api__bool(params, "browser", false, &browser, err) != 0
+      || pw_api__bool(params, "headless", false, &headless, err) != 0
+      || pw_api__load(ctx, params, &p, err) != 0)
     goto done;
   if (ctx->api->run == NULL) {
     pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
@@ -113,7 +106,10 @@ pw_api__profiles_start(void *vctx, const json_t *params, json_t **result,
   }
 
   full = pw_profile_to_json(&p, PW_PROFILE_SECRETS);
-  *result = full != NULL ? json_pack("{s:o}", FIRST_KEY, full) : NULL;
+  *result = full != NULL ? json_pack("{s:o, s:b, s:b}", FIRST_KEY, full,
+                                     "browser", browser, "headless",
+                                     headless)
+                         : NULL;
   rc = *result != NULL ? 0 : pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
                                          "out of memory");
 
@@ -122,33 +118,138 @@ done:
   return rc;
 }
 
-typedef struct start_req {
+/*
+ * The pool's half of profiles.stop: the caller may see the profile;
+ * the loop's half stops it.
+ */
+int
+pw_api__profiles_stop(void *vctx, const json_t *params, json_t **result,
+                      pw_rpc_error_t *err)
+{
+  static const char *const allowed[] = { "id", NULL };
+  pw_api_ctx_t *ctx = vctx;
+  pw_profile_t p;
+  int rc = -1;
+
+  pw_profile_init(&p);
+  if (pw_api__authed(ctx, err) != 0
+      || pw_api__params(params, allowed, err) != 0
+      || pw_api__load(ctx, params, &p, err) != 0)
+    goto done;
+  *result = json_pack("{s:s}", "id", p.id);
+  rc = *result != NULL ? 0 : pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL,
+                                         "out of memory");
+
+done:
+  pw_profile_clear(&p);
+  return rc;
+}
+
+/* A call's loop half waiting for the runner. */
+typedef struct then_req {
   pw_api_t      *api;
   pw_api_done_cb done;
   void          *data;
-} start_req_t;
+} then_req_t;
+
+static then_req_t *
+then_req(pw_api_t *api, pw_api_done_cb done, void *data)
+{
+  then_req_t *t = calloc(1, sizeof(*t));
+
+  if (t != NULL) {
+    t->api = api;
+    t->done = done;
+    t->data = data;
+  }
+  return t;
+}
+
+static int
+run_code(int status)
+{
+  switch (status) {
+  case PW_ECONFLICT: return PW_RPC_CONFLICT;
+  case PW_EIO:       return PW_RPC_UPSTREAM;
+  case PW_ENOMEM:    return PW_RPC_INTERNAL_ERROR;
+  default:           return PW_RPC_INTERNAL_ERROR;
+  }
+}
 
 static void
-started(void *data, int status, const char *message, const pw_gw_t *gw)
+started(void *data, int status, const char *message,
+        const pw_run_info_t *info)
 {
-  start_req_t *s = data;
+  then_req_t *t = data;
   pw_rpc_error_t err;
   json_t *result = NULL;
 
   memset(&err, 0, sizeof(err));
   if (status != PW_OK) {
-    pw_rpc_fail(&err, PW_RPC_UPSTREAM, NULL, "%s", message);
+    pw_rpc_fail(&err, run_code(status), NULL, "%s", message);
   } else {
-    running_set(s->api, pw_gw_profile(gw)->id, true);
-    result = json_pack("{s:s, s:s}", "gateway", pw_gw_address(gw),
-                       "keylog", pw_gw_keylog(gw));
+    pw_api_running_set(t->api, info->id, true);
+    result = json_pack("{s:s, s:s}", "gateway", info->gateway, "keylog",
+                       info->keylog);
+    if (result != NULL && info->devtools != NULL) {
+      json_object_set_new(result, "devtools", json_string(info->devtools));
+      json_object_set_new(result, "pid", json_integer(info->pid));
+    }
     if (result == NULL)
       pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
   }
-  s->done(s->data, result, &err);
+  t->done(t->data, result, &err);
   json_decref(result);
   json_decref(err.data);
-  free(s);
+  free(t);
+}
+
+static void
+stopped(void *data)
+{
+  then_req_t *t = data;
+  json_t *result = json_object();
+  pw_rpc_error_t err;
+
+  memset(&err, 0, sizeof(err));
+  if (result == NULL)
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+  t->done(t->data, result, &err);
+  json_decref(result);
+  free(t);
+}
+
+static void
+then_start(pw_api_t *api, const json_t *first, then_req_t *t,
+           pw_rpc_error_t *err)
+{
+  pw_run_opts_t opts;
+  pw_profile_t p;
+  pw_err_t e = { 0 };
+
+  pw_profile_init(&p);
+  memset(&opts, 0, sizeof(opts));
+  opts.browser = json_is_true(json_object_get(first, "browser"));
+  opts.headless = json_is_true(json_object_get(first, "headless"));
+  if (pw_profile_from_json(&p, json_object_get(first, FIRST_KEY),
+                           PW_PROFILE_STORED, &e) != PW_OK)
+    pw_rpc_fail(err, PW_RPC_INTERNAL_ERROR, NULL, "%s", e.msg);
+  else if (pw_run_start(api->run, &p, &opts, started, t, &e) != PW_OK)
+    pw_rpc_fail(err, run_code(e.code), NULL, "%s", e.msg);
+  pw_profile_clear(&p);
+}
+
+static void
+then_stop(pw_api_t *api, const json_t *first, then_req_t *t,
+          pw_rpc_error_t *err)
+{
+  const char *id = json_string_value(json_object_get(first, "id"));
+
+  if (id == NULL || pw_run_stop(api->run, id, stopped, t) != PW_OK) {
+    pw_rpc_fail(err, PW_RPC_NOT_FOUND, NULL, "the profile does not run");
+    return;
+  }
+  pw_api_running_set(api, id, false);
 }
 
 void
@@ -157,89 +258,31 @@ pw_api_then(pw_api_t *api, const pw_api_session_t *session,
             void *data)
 {
   pw_rpc_error_t err;
-  pw_profile_t p;
-  pw_err_t e = { 0 };
-  start_req_t *s = NULL;
+  then_req_t *t;
 
   memset(&err, 0, sizeof(err));
-  pw_profile_init(&p);
-  if (strcmp(method, "profiles.start") != 0) {
-    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "no second half");
-    goto fail;
-  }
-  if (pw_profile_from_json(&p, json_object_get(first, FIRST_KEY),
-                           PW_PROFILE_STORED, &e) != PW_OK) {
-    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "%s", e.msg);
-    goto fail;
-  }
-
-  s = calloc(1, sizeof(*s));
-  if (s == NULL) {
+  t = then_req(api, done, data);
+  if (t == NULL)
     pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "out of memory");
-    goto fail;
+  else if (api->run == NULL)
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "the engine stops");
+  else if (strcmp(method, "profiles.start") == 0)
+    then_start(api, first, t, &err);
+  else if (strcmp(method, "profiles.stop") == 0)
+    then_stop(api, first, t, &err);
+  else
+    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "no second half");
+
+  if (err.code != 0) {
+    free(t);
+    done(data, NULL, &err);
+    json_decref(err.data);
   }
-  s->api = api;
-  s->done = done;
-  s->data = data;
-  if (pw_run_start(api->run, &p, started, s, &e) != PW_OK) {
-    free(s);
-    pw_rpc_fail(&err, PW_RPC_INTERNAL_ERROR, NULL, "%s", e.msg);
-    goto fail;
-  }
-  pw_profile_clear(&p);
-  return;
-
-fail:
-  pw_profile_clear(&p);
-  done(data, NULL, &err);
-  json_decref(err.data);
-}
-
-/* A profile named by id (UUID or name), as far as the loop knows. */
-static int
-running_ref(pw_api_ctx_t *ctx, const json_t *params,
-            char id[PW_PROFILE_ID_LEN], pw_rpc_error_t *err)
-{
-  static const char *const allowed[] = { "id", NULL };
-  const char *scope = ctx->session->scope;
-  const char *ref = NULL;
-
-  if (pw_api__authed(ctx, err) != 0
-      || pw_api__params(params, allowed, err) != 0
-      || pw_api__str(params, "id", scope[0] == '\0', PW_API_REF_MAX, &ref,
-                     err) != 0)
-    return -1;
-  if (ref == NULL)
-    ref = scope;
-  if (!pw_api__name_find(ctx->api, ref, id))
-    return pw_rpc_fail(err, PW_RPC_NOT_FOUND, NULL,
-                       "no profile named '%s'", ref);
-  if (scope[0] != '\0' && strcmp(scope, id) != 0)
-    return pw_rpc_fail(err, PW_RPC_UNAUTHORIZED, NULL,
-                       "this token is for another profile");
-  return 0;
-}
-
-int
-pw_api__profiles_stop(void *vctx, const json_t *params, json_t **result,
-              pw_rpc_error_t *err)
-{
-  pw_api_ctx_t *ctx = vctx;
-  char id[PW_PROFILE_ID_LEN];
-
-  if (running_ref(ctx, params, id, err) != 0)
-    return -1;
-  if (ctx->api->run == NULL || pw_run_stop(ctx->api->run, id) != PW_OK)
-    return pw_rpc_fail(err, PW_RPC_NOT_FOUND, NULL,
-                       "the profile does not run");
-  running_set(ctx->api, id, false);
-  *result = json_object();
-  return 0;
 }
 
 int
 pw_api__profiles_status(void *vctx, const json_t *params, json_t **result,
-                pw_rpc_error_t *err)
+                        pw_rpc_error_t *err)
 {
   static const char *const allowed[] = { NULL };
   pw_api_ctx_t *ctx = vctx;

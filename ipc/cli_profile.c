@@ -10,7 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "ipc/cli_int.h"
+#include "launcher/launch.h"
 
 static const char usage_profile[] =
   "usage: pinwarden profile create NAME [--tag T]... [--proxy URL]\n"
@@ -24,7 +27,8 @@ static const char usage_profile[] =
   "       pinwarden profile delete PROFILE... [--purge]\n"
   "       pinwarden profile export [PROFILE...] [--output FILE]\n"
   "       pinwarden profile import FILE|-\n"
-  "       pinwarden profile start PROFILE --no-browser\n"
+  "       pinwarden profile start PROFILE [--headless] [--no-browser]\n"
+  "       pinwarden profile open PROFILE URL [--headless]\n"
   "       pinwarden profile stop PROFILE\n"
   "       pinwarden profile status\n"
   "\n"
@@ -42,11 +46,14 @@ static const char usage_profile[] =
   "  export   the profiles (default: all) as JSON, with proxy passwords;\n"
   "           --output writes a file readable only by its owner\n"
   "  import   profiles from an export (all or none)\n"
-  "  start    starts the profile's gateway and prints its proxy address\n"
-  "           and key-log file: run the browser (or curl) with\n"
-  "           --proxy-server=ADDRESS and SSLKEYLOGFILE=FILE\n"
-  "           (Chromium: --ssl-key-log-file=FILE)\n"
-  "  stop     closes the profile's gateway and its connections\n"
+  "  start    starts the profile's gateway, then Chromium behind it, and\n"
+  "           prints the DevTools URL (for Playwright's connectOverCDP);\n"
+  "           --no-browser starts the gateway alone: run the client with\n"
+  "           it as its proxy and SSLKEYLOGFILE=FILE (Chromium:\n"
+  "           --ssl-key-log-file=FILE)\n"
+  "  open     starts the profile if it does not run, and opens URL in a\n"
+  "           new tab\n"
+  "  stop     closes the browser, then the gateway and its connections\n"
   "  status   the profiles that run\n";
 
 static int
@@ -619,28 +626,140 @@ done:
   return ret;
 }
 
+/* Starts a profile (or finds it running); *result holds the answer. */
+static int
+start(pw_cli_t *cli, const char *ref, bool browser, bool headless,
+      json_t **result)
+{
+  return pw_cli_call(cli, "profiles.start",
+                     json_pack("{s:s, s:b, s:b}", "id", ref, "browser",
+                               browser, "headless", headless),
+                     result);
+}
+
 static int
 profile_start(pw_cli_t *cli, int argc, char **argv)
 {
-  json_t *result = NULL;
-  int ret;
+  bool browser = true, headless = false;
+  json_t *result = NULL, *v;
+  int i, ret;
 
-  if (argc != 3 || strcmp(argv[2], "--no-browser") != 0) {
-    fprintf(stderr, "pinwarden: profile start: this engine starts "
-            "gateways only: pass --no-browser\n");
+  if (argc < 2)
     return profile_usage();
+  for (i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--no-browser") == 0)
+      browser = false;
+    else if (strcmp(argv[i], "--headless") == 0)
+      headless = true;
+    else
+      return profile_usage();
   }
-  ret = pw_cli_call(cli, "profiles.start",
-                    json_pack("{s:s, s:b}", "id", argv[1], "browser", 0),
-                    &result);
+
+  ret = start(cli, argv[1], browser, headless, &result);
   if (ret != PW_CLI_EXIT_OK)
     return ret;
   if (cli->json) {
     pw_cli_print_json(result);
   } else {
-    printf("gateway  %s\n", pw_cli_str(json_object_get(result,
-                                                       "gateway")));
-    printf("keylog   %s\n", pw_cli_str(json_object_get(result, "keylog")));
+    printf("gateway   %s\n", pw_cli_str(json_object_get(result,
+                                                        "gateway")));
+    printf("keylog    %s\n", pw_cli_str(json_object_get(result,
+                                                        "keylog")));
+    if ((v = json_object_get(result, "devtools")) != NULL)
+      printf("devtools  %s\n", pw_cli_str(v));
+    if ((v = json_object_get(result, "pid")) != NULL)
+      printf("pid       %lld\n", (long long) json_integer_value(v));
+  }
+  json_decref(result);
+  return ret;
+}
+
+/* Collects an HTTP body up to a cap. */
+static size_t
+body_write(char *p, size_t size, size_t n, void *data)
+{
+  char *buf = data;
+  size_t have = strlen(buf), take = size * n;
+
+  if (have + take >= 4096)
+    take = 4095 - have;
+  memcpy(buf + have, p, take);
+  buf[have + take] = '\0';
+  return size * n;
+}
+
+/*
+ * Opens url in a new tab through the browser's DevTools HTTP endpoint
+ * (PUT /json/new?URL; Chromium refuses GET there), on the port of the
+ * DevTools WebSocket URL the engine gave.
+ */
+static int
+open_tab(const char *devtools, const char *url)
+{
+  char endpoint[PW_LAUNCH_DEVTOOLS_MAX + 8192], body[4096] = "";
+  unsigned port = 0;
+  long status = 0;
+  char *escaped = NULL;
+  CURLcode rc = CURLE_FAILED_INIT;
+  CURL *e;
+
+  if (sscanf(devtools, "ws://127.0.0.1:%u/", &port) != 1 || port == 0
+      || port > 65535) {
+    fprintf(stderr, "pinwarden: the engine gave no DevTools port: %s\n",
+            devtools);
+    return PW_CLI_EXIT_ENGINE;
+  }
+  e = curl_easy_init();
+  if (e != NULL)
+    escaped = curl_easy_escape(e, url, 0);
+  if (escaped != NULL
+      && (size_t) snprintf(endpoint, sizeof(endpoint),
+                           "http://127.0.0.1:%u/json/new?%s", port,
+                           escaped) < sizeof(endpoint)) {
+    curl_easy_setopt(e, CURLOPT_URL, endpoint);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+    rc = curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  }
+  curl_free(escaped);
+  curl_easy_cleanup(e);
+
+  if (rc != CURLE_OK || status != 200) {
+    fprintf(stderr, "pinwarden: the browser did not open a tab: %s\n",
+            rc != CURLE_OK ? curl_easy_strerror(rc) : body);
+    return PW_CLI_EXIT_ENGINE;
+  }
+  printf("opened %s\n", url);
+  return PW_CLI_EXIT_OK;
+}
+
+static int
+profile_open(pw_cli_t *cli, int argc, char **argv)
+{
+  const char *devtools;
+  json_t *result = NULL;
+  bool headless = false;
+  int ret;
+
+  if (argc == 4 && strcmp(argv[3], "--headless") == 0)
+    headless = true;
+  else if (argc != 3)
+    return profile_usage();
+
+  ret = start(cli, argv[1], true, headless, &result);
+  if (ret != PW_CLI_EXIT_OK)
+    return ret;
+  devtools = json_string_value(json_object_get(result, "devtools"));
+  if (devtools == NULL) {
+    fprintf(stderr, "pinwarden: profile %s runs without a browser: stop "
+            "it and open again\n", argv[1]);
+    ret = PW_CLI_EXIT_ENGINE;
+  } else {
+    ret = open_tab(devtools, argv[2]);
   }
   json_decref(result);
   return ret;
@@ -706,6 +825,7 @@ pw_cli_profile(pw_cli_t *cli, int argc, char **argv)
     { "export", profile_export },
     { "import", profile_import },
     { "start",  profile_start },
+    { "open",   profile_open },
     { "stop",   profile_stop },
     { "status", profile_status },
   };

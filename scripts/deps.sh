@@ -11,7 +11,10 @@ set -eu
 RUN="build-essential pkg-config meson ninja-build ca-certificates openssl
   libssl-dev libsqlite3-dev libuv1-dev libwebsockets-dev
   libwebsockets-evlib-uv libjansson-dev libidn2-dev libcurl4-openssl-dev
-  libhttp-parser-dev libbrotli-dev zlib1g-dev"
+  libhttp-parser-dev libbrotli-dev zlib1g-dev
+  chromium libnss3-tools"
+# chromium and certutil (libnss3-tools): the engine runs the browser for
+# its users, each profile with an NSS database of its own.
 # nodejs runs tests/integration (node:test); Debian 12 gives Node 18,
 # which the tests support through their own WebSocket client.
 TEST="libcriterion-dev clang libclang-rt-14-dev nodejs tinyproxy microsocks
@@ -28,6 +31,12 @@ for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
     missing="$missing $p"
 done
+# npm installs playwright-core for the browser tests (npm ci).  Debian
+# packages it apart from nodejs; a Node.js that brings its own npm
+# (NodeSource's) must not get Debian's, which conflicts with it.
+if [ "${1:-run}" = test ] && ! command -v npm >/dev/null 2>&1; then
+  missing="$missing npm"
+fi
 [ -z "$missing" ] && exit 0
 
 SUDO=

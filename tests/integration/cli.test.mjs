@@ -207,6 +207,7 @@ describe('profile start, status, stop', () => {
        const gw = /gateway\s+(127\.0\.0\.1:\d+)/.exec(st.stdout);
        assert.ok(gw, st.stdout);
        assert.match(st.stdout, /keylog\s+\S+\.keylog/);
+       assert.doesNotMatch(st.stdout, /devtools/);
        const list = await ok(['profile', 'status']);
        assert.match(list.stdout, new RegExp(`runner\\s+${gw[1]}`));
        const js = JSON.parse((await ok(['profile', 'status', '--json']))
@@ -218,9 +219,24 @@ describe('profile start, status, stop', () => {
        await ok(['profile', 'stop', 'runner'], 1);
      });
 
-  it('start without --no-browser: exit 2, says why', async () => {
-    const r = await ok(['profile', 'start', 'runner'], 2);
-    assert.match(r.stderr, /--no-browser/);
+  it('start with a browser prints DevTools; open adds a tab', async () => {
+    await ok(['profile', 'create', 'browsing']);
+    const st = await ok(['profile', 'start', 'browsing', '--headless']);
+    const dt = /devtools\s+(ws:\/\/127\.0\.0\.1:(\d+)\/devtools\/browser\/\S+)/
+      .exec(st.stdout);
+    assert.ok(dt, st.stdout);
+    assert.match(st.stdout, /pid\s+\d+/);
+    const again = await ok(['profile', 'start', 'browsing', '--headless']);
+    assert.match(again.stdout, new RegExp(dt[1]), 'the running one');
+    await ok(['profile', 'open', 'browsing', 'about:blank#pw']);
+    const tabs = await (await fetch(`http://127.0.0.1:${dt[2]}/json/list`))
+      .json();
+    assert.ok(tabs.some((t) => t.url === 'about:blank#pw'));
+    await ok(['profile', 'stop', 'browsing']);
+  });
+
+  it('start with an unknown flag: exit 2', async () => {
+    await ok(['profile', 'start', 'runner', '--frob'], 2);
   });
 });
 

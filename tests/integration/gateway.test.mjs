@@ -130,11 +130,15 @@ describe('starting and stopping a gateway', () => {
     await pw.call('profiles.delete', { id: p.id });
   });
 
-  it('"browser": true is refused until browsers are launched', async () => {
-    const p = await profile();
-    await assert.rejects(pw.call('profiles.start', { id: p.id }),
-                         (e) => e.code === codes.INVALID_PARAMS);
-  });
+  it('a start refused by the upstream check leaves nothing running',
+     async () => {
+       const port = await freePort();
+       const p = await profile({ proxy: `http://127.0.0.1:${port}` });
+       await assert.rejects(start(p), (e) => e.code === codes.UPSTREAM);
+       const st = await pw.call('profiles.status');
+       assert.equal(st.running.some((r) => r.id === p.id), false);
+       await pw.call('profiles.delete', { id: p.id });
+     });
 });
 
 describe('pin enforcement', () => {
