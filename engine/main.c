@@ -78,7 +78,7 @@ static const char usage_serve[] =
   "usage: pinwarden serve [--data-dir DIR] [--listen HOST:PORT]\n"
   "                       [--listen-insecure-any] [--log FILE]\n"
   "                       [--log-level LEVEL] [--secret-wait MS]\n"
-  "                       [--chromium PATH]\n"
+  "                       [--chromium PATH] [--ui-dir DIR]\n"
   "\n"
   "Runs the engine until SIGINT or SIGTERM: JSON-RPC 2.0 over WebSocket\n"
   "and a plain HTTP page on one loopback address.  Writes DIR/token (the\n"
@@ -102,6 +102,8 @@ static const char usage_serve[] =
   "                          at most 60000)\n"
   "  --chromium PATH         the browser profiles.start launches (default\n"
   "                          /usr/bin/chromium)\n"
+  "  --ui-dir DIR            the web UI (DIR/web at /, DIR/client at\n"
+  "                          /client/; default " PW_UI_DIR ")\n"
   "\n"
   "Exit status: 0 after a clean stop, 1 when it could not start (another\n"
   "engine holds the data folder, the port is taken), 2 bad usage.\n";
@@ -429,6 +431,7 @@ cmd_serve(int argc, char **argv)
     { "log-level",           required_argument, NULL, 'v' },
     { "secret-wait",         required_argument, NULL, 'w' },
     { "chromium",            required_argument, NULL, 'c' },
+    { "ui-dir",              required_argument, NULL, 'u' },
     { "help",                no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
@@ -482,6 +485,9 @@ cmd_serve(int argc, char **argv)
       break;
     case 'c':
       so.chromium = optarg;
+      break;
+    case 'u':
+      so.ui_dir = optarg;
       break;
     case 'h':
       fputs(usage_serve, stdout);

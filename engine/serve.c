@@ -472,6 +472,7 @@ pw_serve(const pw_serve_opts_t *opts)
     goto done;
   cfg.host = host;
   cfg.insecure_any = opts->insecure_any;
+  cfg.ui_dir = opts->ui_dir != NULL ? opts->ui_dir : PW_UI_DIR;
 
   rc = uv_loop_init(&s.loop);
   if (rc != 0) {

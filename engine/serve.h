@@ -32,6 +32,7 @@ typedef struct pw_serve_opts {
   pw_log_level_t  log_level;
   uint64_t        secret_wait_ms;  /* gateways' key-log wait; 0: 2000 */
   const char     *chromium;        /* the browser; NULL: /usr/bin/chromium */
+  const char     *ui_dir;          /* web UI files; NULL: PW_UI_DIR */
 } pw_serve_opts_t;
 
 /*

@@ -26,6 +26,7 @@ const char pw_cli_usage[] =
   "  decisions          list recent decisions\n"
   "  events             print the engine's events as they happen\n"
   "  call METHOD [JSON] call one JSON-RPC method and print its result\n"
+  "  ui                 print (and open) the web UI's address\n"
   "\n"
   "  Global options of these commands, before or after the command:\n"
   "  --data-dir DIR     the engine's data folder (default as for init)\n"
@@ -165,6 +166,7 @@ static const struct {
   { "decisions",     cmd_decisions },
   { "events",        cmd_events },
   { "call",          cmd_call },
+  { "ui",            pw_cli_ui },
 };
 
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

@@ -55,5 +55,6 @@ const char *pw_cli_time(const json_t *v, char *buf, size_t size);
 int pw_cli_parse_count(const char *opt, const char *s, long *out);
 
 int pw_cli_profile(pw_cli_t *cli, int argc, char **argv);
+int pw_cli_ui(pw_cli_t *cli, int argc, char **argv);
 
 #endif

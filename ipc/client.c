@@ -451,16 +451,15 @@ done:
 }
 
 int
-pw_client_open(pw_client_t **out, const char *data_dir, pw_err_t *err)
+pw_client_locate(const char *data_dir, pw_client_where_t *where,
+                 pw_err_t *err)
 {
-  char *dir = NULL, *path = NULL, *text = NULL, *token = NULL, *e;
-  char host[64];
+  char *dir = NULL, *path = NULL, *text = NULL, *token = NULL;
   const char *listen;
   json_t *info = NULL;
-  uint16_t port = 0;
   int ret;
 
-  *out = NULL;
+  memset(where, 0, sizeof(*where));
   ret = pw_store_data_dir(data_dir, &dir, err);
   if (ret != PW_OK)
     goto done;
@@ -476,11 +475,13 @@ pw_client_open(pw_client_t **out, const char *data_dir, pw_err_t *err)
     goto done;
   info = json_loads(text, 0, NULL);
   listen = json_string_value(json_object_get(info, "listen"));
-  if (listen == NULL) {
+  if (listen == NULL || strlen(listen) >= sizeof(where->listen)) {
     ret = pw_err_set(err, PW_EINVAL, "%s: no \"listen\" address", path);
     goto done;
   }
-  ret = parse_listen(listen, host, sizeof(host), &port, err);
+  snprintf(where->listen, sizeof(where->listen), "%s", listen);
+  ret = parse_listen(listen, where->host, sizeof(where->host),
+                     &where->port, err);
   if (ret != PW_OK)
     goto done;
 
@@ -497,19 +498,35 @@ pw_client_open(pw_client_t **out, const char *data_dir, pw_err_t *err)
                      "there", path);
   if (ret != PW_OK)
     goto done;
-  e = token + strcspn(token, " \t\r\n");
-  *e = '\0';
-
-  ret = pw_client_connect(out, host, port, token, err);
+  token[strcspn(token, " \t\r\n")] = '\0';
+  if (strlen(token) >= sizeof(where->token)) {
+    ret = pw_err_set(err, PW_EINVAL, "%s: not a token", path);
+    goto done;
+  }
+  snprintf(where->token, sizeof(where->token), "%s", token);
 
 done:
   if (token != NULL)
-    memset(token, 0, strlen(token));
+    explicit_bzero(token, strlen(token));
   free(token);
   json_decref(info);
   free(text);
   free(path);
   free(dir);
+  return ret;
+}
+
+int
+pw_client_open(pw_client_t **out, const char *data_dir, pw_err_t *err)
+{
+  pw_client_where_t where;
+  int ret;
+
+  *out = NULL;
+  ret = pw_client_locate(data_dir, &where, err);
+  if (ret == PW_OK)
+    ret = pw_client_connect(out, where.host, where.port, where.token, err);
+  explicit_bzero(&where, sizeof(where));
   return ret;
 }
 

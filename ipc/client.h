@@ -39,6 +39,21 @@
 
 typedef struct pw_client pw_client_t;
 
+/* Where the engine of a data folder listens, and its token. */
+typedef struct pw_client_where {
+  char     listen[80];     /* as engine.json says: "127.0.0.1:7460" */
+  char     host[64];       /* the address alone, IPv6 without [] */
+  uint16_t port;
+  char     token[128];     /* a secret: the caller wipes it */
+} pw_client_where_t;
+
+/*
+ * Reads <data>/engine.json and <data>/token.  PW_ENOTFOUND when no
+ * engine was started there; it does not check that one answers.
+ */
+int pw_client_locate(const char *data_dir, pw_client_where_t *where,
+                     pw_err_t *err);
+
 /*
  * Connects to the engine of data_dir (resolved as pw_store_data_dir
  * does).  PW_ENOTFOUND when no engine runs there: no engine.json, or

@@ -244,19 +244,29 @@ status_body(unsigned status)
   }
 }
 
-/* Plain HTTP: a line that says where the JSON-RPC lives, for now. */
+/*
+ * Plain HTTP: the web UI's files, else at "/" a line that says where
+ * the JSON-RPC lives.
+ */
 static int
 on_http(pw_ipc_t *ipc, struct lws *wsi, const char *uri)
 {
   char body[HEADER_MAX + 64], host[HEADER_MAX];
   unsigned status;
+  bool get;
+  int served;
 
   /* The URL names us as the client did: Host has just been checked. */
   status = check_request(ipc, wsi, false, NULL);
   if (status == 0) {
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 && uri != NULL
-        && strcmp(uri, "/") == 0
-        && header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) > 0) {
+    get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 && uri != NULL
+          && header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) > 0;
+    served = get ? pw_ipc__serve_file(ipc, wsi, uri, host) : 1;
+    if (served < 0)
+      return -1;
+    if (served == 0)
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (get && strcmp(uri, "/") == 0) {
       status = HTTP_STATUS_OK;
       snprintf(body, sizeof(body),
                "pinwarden %s: WebSocket JSON-RPC at ws://%s/\n",
@@ -724,6 +734,8 @@ pw_ipc_start(pw_ipc_t **out, uv_loop_t *loop, pw_api_t *api,
   ipc->max_in_flight = cfg->max_in_flight > 0 ? cfg->max_in_flight
                                               : PW_IPC_MAX_IN_FLIGHT;
   ipc->insecure_any = cfg->insecure_any != 0;
+  if (cfg->ui_dir != NULL)
+    snprintf(ipc->ui_dir, sizeof(ipc->ui_dir), "%s", cfg->ui_dir);
   if (cfg->insecure_any)
     pw_log(PW_LOG_WARN, "ipc", "msg=\"listening beyond loopback: "
            "insecure\" host=%s", ipc->host);

@@ -36,6 +36,8 @@ typedef struct pw_ipc_config {
   size_t      max_message;   /* 0: PW_RPC_MAX_MESSAGE */
   size_t      max_queued;    /* 0: PW_IPC_MAX_QUEUED */
   unsigned    max_in_flight; /* 0: PW_IPC_MAX_IN_FLIGHT */
+  const char *ui_dir;        /* web/ and client/ served over HTTP, or
+                                NULL for none */
 } pw_ipc_config_t;
 
 /* Starts listening on loop; the api is borrowed and outlives the ipc. */

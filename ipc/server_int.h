@@ -80,6 +80,7 @@ struct pw_ipc {
   size_t              max_queued;
   unsigned            max_in_flight;
   bool                insecure_any;
+  char                ui_dir[4096];   /* "" when no files are served */
 
   /* What Host and Origin may say (DNS rebinding, CSWSH). */
   char                hosts[PW_IPC_HOSTS_MAX][PW_IPC_NAME_MAX];
@@ -105,6 +106,10 @@ struct pw_ipc {
 void pw_ipc__send(pw_ipc_conn_t *conn, const char *text, size_t len);
 void pw_ipc__send_json(pw_ipc_conn_t *conn, json_t *msg);
 void pw_ipc__conn_unref(pw_ipc_conn_t *conn);
+
+/* server_files.c */
+int pw_ipc__serve_file(pw_ipc_t *ipc, struct lws *wsi, const char *uri,
+                       const char *host);
 
 /* server_call.c */
 void pw_ipc__message(pw_ipc_conn_t *conn, const char *buf, size_t len);

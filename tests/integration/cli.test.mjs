@@ -240,6 +240,22 @@ describe('profile start, status, stop', () => {
   });
 });
 
+describe('ui', () => {
+  it('prints the UI address with the token, and it serves', async () => {
+    const r = await ok(['ui', '--no-open']);
+    const m = /^http:\/\/127\.0\.0\.1:(\d+)\/#token=([0-9a-f]{64})\n$/
+      .exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(m[2], engine.token);
+    const page = await fetch(`http://127.0.0.1:${m[1]}/client/pinwarden.js`);
+    assert.equal(page.status, 200);
+  });
+
+  it('an unknown option: exit 2', async () => {
+    await ok(['ui', '--frob'], 2);
+  });
+});
+
 describe('secure-access', () => {
   before(async () => {
     await pw.call('profiles.create', { name: 'cli-sa' });

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -184,6 +185,54 @@ describe('origin and host', () => {
       c.end();
     }
     await stillServes();
+  });
+});
+
+describe('the web UI\'s files', () => {
+  /** A raw GET: the status line and headers, lower-cased. */
+  function get(target, host = `127.0.0.1:${engine.port}`) {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(engine.port, '127.0.0.1');
+      let data = '';
+      sock.on('data', (d) => { data += d.toString('latin1'); });
+      sock.on('error', reject);
+      sock.on('close', () => resolve({
+        status: Number(data.split(' ')[1]),
+        head: data.split('\r\n\r\n')[0].toLowerCase(),
+      }));
+      sock.end(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n` +
+               'Connection: close\r\n\r\n');
+    });
+  }
+
+  // [target, status, why]
+  const cases = [
+    ['/client/pinwarden.js', 200, 'the client module'],
+    ['/../meson.build', 404, 'a parent folder'],
+    ['/client/../../meson.build', 404, 'a parent inside a path'],
+    ['/%2e%2e/meson.build', 404, 'an escaped parent'],
+    ['/client/README.md', 404, 'a type not on the list'],
+    ['/.hidden.js', 404, 'a hidden file'],
+    ['//etc/passwd', 404, 'a doubled slash'],
+    ['/client/', 404, 'a folder'],
+    ['/nothing.js', 404, 'a file that is not there'],
+  ];
+  for (const [target, status, why] of cases) {
+    it(`${why}: ${status}`, async () => {
+      const r = await get(target);
+      assert.equal(r.status, status, target);
+      if (status === 200) {
+        assert.match(r.head, /content-security-policy: default-src 'self'/);
+        assert.match(r.head, /frame-ancestors 'none'/);
+        assert.match(r.head, /x-content-type-options: nosniff/);
+      }
+    });
+  }
+
+  it('a rebinding Host gets no file', async () => {
+    const r = await get('/client/pinwarden.js',
+                        `evil.example:${engine.port}`);
+    assert.notEqual(r.status, 200);
   });
 });
 
