@@ -691,8 +691,9 @@ on_probe(void *data, pw_up_status_t status, int fd, const char *reason)
 }
 
 int
-pw_gw_start(pw_gw_t **out, uv_loop_t *loop, const pw_gw_config_t *cfg, const pw_gw_hooks_t *hooks,
-            pw_gw_start_cb cb, void *data, pw_err_t *err)
+pw_gw_start(pw_gw_t **out, uv_loop_t *loop, const pw_gw_config_t *cfg,
+            const pw_gw_hooks_t *hooks, pw_gw_start_cb cb, void *data,
+            pw_err_t *err)
 {
   pw_gw_t *gw;
   int ret;

@@ -94,13 +94,15 @@ typedef void (*pw_gw_start_cb)(void *data, pw_gw_t *gw, int status,
  * upstream answers within cfg->probe_ms, and only then listens on a
  * free loopback port.  Each gateway has its own upstream connector, so
  * that nothing one profile resolved or trusted reaches another; the
- * profile's roots are trusted for an https upstream's certificate too.  *out is set at once; cb follows from the loop.
- * A direct profile skips the check.  Errors before the check are
+ * profile's roots are trusted for an https upstream's certificate too.
+ * *out is set at once; cb follows from the loop.  A direct profile
+ * skips the check.  Errors before the check are
  * returned here and cb is never called; the caller still closes *out
  * when it was set.
  */
-int pw_gw_start(pw_gw_t **out, uv_loop_t *loop, const pw_gw_config_t *cfg, const pw_gw_hooks_t *hooks,
-                pw_gw_start_cb cb, void *data, pw_err_t *err);
+int pw_gw_start(pw_gw_t **out, uv_loop_t *loop, const pw_gw_config_t *cfg,
+                const pw_gw_hooks_t *hooks, pw_gw_start_cb cb, void *data,
+                pw_err_t *err);
 
 /* "127.0.0.1:PORT" once listening, else "". */
 const char *pw_gw_address(const pw_gw_t *gw);
