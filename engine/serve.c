@@ -357,13 +357,30 @@ on_decision(void *data, const pw_decision_t *d)
     pw_ipc_record(s->ipc, d);
 }
 
+/* A token for a profile's extension: it sees that profile alone. */
+static int
+scoped_token(void *data, const char *id, char *out, size_t size)
+{
+  serve_t *s = data;
+  char token[PW_API_TOKEN_LEN];
+  pw_err_t err;
+  int ret;
+
+  ret = pw_api_token_scoped(s->api, id, token, &err);
+  if (ret == PW_OK)
+    snprintf(out, size, "%s", token);
+  explicit_bzero(token, sizeof(token));
+  return ret;
+}
+
 /* The runtime folder holds the key-log files: secrets, 0700. */
 static int
 start_runner(serve_t *s, const pw_serve_opts_t *opts, pw_err_t *err)
 {
+  const char *ui = opts->ui_dir != NULL ? opts->ui_dir : PW_UI_DIR;
+  char path[4096], ext[4096], client[4096];
   pw_run_config_t cfg;
   pw_gw_hooks_t hooks;
-  char path[4096];
   int ret;
 
   snprintf(path, sizeof(path), "%s/run", s->dir);
@@ -384,6 +401,17 @@ start_runner(serve_t *s, const pw_serve_opts_t *opts, pw_err_t *err)
   cfg.tune.secret_wait_ms = opts->secret_wait_ms;
   cfg.event = on_browser;
   cfg.event_data = s;
+
+  /* The extension goes into every browser when the UI folder has one. */
+  snprintf(ext, sizeof(ext), "%s/extension", ui);
+  snprintf(client, sizeof(client), "%s/client/pinwarden.js", ui);
+  if (access(ext, R_OK | X_OK) == 0 && access(client, R_OK) == 0) {
+    cfg.extension = ext;
+    cfg.client_js = client;
+    cfg.token = scoped_token;
+    cfg.token_data = s;
+  }
+  cfg.engine = pw_ipc_listen(s->ipc);
   ret = pw_run_new(&s->run, &s->loop, &cfg, &hooks, err);
   if (ret != PW_OK)
     return ret;

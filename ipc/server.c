@@ -121,7 +121,12 @@ host_allowed(const pw_ipc_t *ipc, struct lws *wsi, const char *host)
   return strcasecmp(host, local) == 0;
 }
 
-/* Origin (RFC 6454) must be a page the engine served, if any. */
+/*
+ * Origin (RFC 6454) must be a page the engine served, if any, or a
+ * browser extension: the engine's own runs in every profile it starts,
+ * and an extension is no web page that a site could make connect.  It
+ * still needs a token, which only the engine gives it.
+ */
 static bool
 origin_allowed(const pw_ipc_t *ipc, struct lws *wsi, const char *origin)
 {
@@ -131,6 +136,10 @@ origin_allowed(const pw_ipc_t *ipc, struct lws *wsi, const char *origin)
   for (i = 0; i < ipc->nhosts; i++)
     if (strcasecmp(origin, ipc->origins[i]) == 0)
       return true;
+  if (strncmp(origin, "chrome-extension://", 19) == 0
+      && strspn(origin + 19, "abcdefghijklmnop") == 32
+      && origin[19 + 32] == '\0')
+    return true;
   if (!ipc->insecure_any || strncasecmp(origin, "http://", 7) != 0)
     return false;
   sock_name(wsi, true, local, sizeof(local));

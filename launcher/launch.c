@@ -60,6 +60,7 @@ struct pw_launch {
   char             **env;
   char              *profile_dir;
   char              *roots;
+  char              *ext_src, *ext_client, *ext_config;
   char              *log_path;
   char              *port_path;
   bool               https_only;
@@ -262,7 +263,10 @@ pw_launch_argv(const pw_launch_opts_t *o, char ***argv, pw_err_t *err)
    * servers but through it.
    */
   strv_add(&s, "--proxy-server=http://%s", o->gateway);
-  strv_add(&s, "--proxy-bypass-list=<-loopback>");
+  if (o->engine != NULL)
+    strv_add(&s, "--proxy-bypass-list=<-loopback>;%s", o->engine);
+  else
+    strv_add(&s, "--proxy-bypass-list=<-loopback>");
   strv_add(&s, "--ssl-key-log-file=%s", o->keylog);
 
   /*
@@ -307,7 +311,11 @@ pw_launch_argv(const pw_launch_opts_t *o, char ***argv, pw_err_t *err)
   if (b != NULL && b->width > 0 && b->height > 0)
     strv_add(&s, "--window-size=%d,%d", b->width, b->height);
 
-  if (o->extension != NULL) {
+  if (o->extension_src != NULL) {
+    strv_add(&s, "--load-extension=%s/extension", o->profile_dir);
+    strv_add(&s, "--disable-extensions-except=%s/extension",
+             o->profile_dir);
+  } else if (o->extension != NULL) {
     strv_add(&s, "--load-extension=%s", o->extension);
     strv_add(&s, "--disable-extensions-except=%s", o->extension);
   }
@@ -355,6 +363,11 @@ release(pw_launch_t *l)
   pw_launch_argv_free(l->env);
   free(l->profile_dir);
   free(l->roots);
+  free(l->ext_src);
+  free(l->ext_client);
+  if (l->ext_config != NULL)
+    explicit_bzero(l->ext_config, strlen(l->ext_config));
+  free(l->ext_config);
   free(l->log_path);
   free(l->port_path);
   free(l);
@@ -497,6 +510,10 @@ prep_work(uv_work_t *req)
 
   l->prep_rc = pw_launch_prepare(l->profile_dir, l->https_only, l->roots,
                                  &l->prep_err);
+  if (l->prep_rc == PW_OK && l->ext_src != NULL)
+    l->prep_rc = pw_launch_extension(l->profile_dir, l->ext_src,
+                                     l->ext_client, l->ext_config,
+                                     &l->prep_err);
   if (l->prep_rc != PW_OK)
     return;
 
@@ -608,6 +625,16 @@ pw_launch_start(pw_launch_t **out, uv_loop_t *loop,
   l->profile_dir = strdup(opts->profile_dir);
   if (opts->roots != NULL)
     l->roots = strdup(opts->roots);
+  if (opts->extension_src != NULL
+      && ((l->ext_src = strdup(opts->extension_src)) == NULL
+          || (opts->extension_client != NULL
+              && (l->ext_client = strdup(opts->extension_client)) == NULL)
+          || (opts->extension_config != NULL
+              && (l->ext_config = strdup(opts->extension_config))
+                 == NULL))) {
+    rc = pw_err_set(err, PW_ENOMEM, "launch: out of memory");
+    goto err;
+  }
   if (asprintf(&l->log_path, "%s/browser.log", opts->profile_dir) < 0)
     l->log_path = NULL;
   if (asprintf(&l->port_path, "%s/browser/DevToolsActivePort",

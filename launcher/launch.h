@@ -56,6 +56,17 @@ typedef struct pw_launch_opts {
   const char         *roots;         /* PEM of extra anchors, or NULL */
   const char         *extension;     /* a folder for --load-extension, or
                                         NULL */
+  /*
+   * Or the engine's extension: extension_src is copied to
+   * <profile_dir>/extension with extension_client beside it as
+   * pinwarden.js and extension_config (a secret) as config.json, and
+   * that copy is loaded.
+   */
+  const char         *extension_src;
+  const char         *extension_client;
+  const char         *extension_config;
+  const char         *engine;        /* "127.0.0.1:PORT": reached directly,
+                                        not through the gateway, or NULL */
   bool                no_sandbox;    /* needed when running as root */
   uint64_t            ready_ms;      /* 0: PW_LAUNCH_READY_MS */
 } pw_launch_opts_t;
@@ -162,5 +173,14 @@ int pw_launch_prefs_merge(const char *doc, size_t len, bool https_only,
  */
 int pw_launch_port_parse(const char *buf, size_t len,
                          char url[PW_LAUNCH_DEVTOOLS_MAX], pw_err_t *err);
+
+/*
+ * The copy of the engine's extension for a profile, as the launch makes
+ * it (on the thread pool): <profile_dir>/extension anew.  PW_EIO,
+ * PW_EINVAL (a source file that is not a plain file), PW_ETOOBIG.
+ */
+int pw_launch_extension(const char *profile_dir, const char *src,
+                        const char *client, const char *config,
+                        pw_err_t *err);
 
 #endif

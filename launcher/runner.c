@@ -68,6 +68,8 @@ struct pw_run {
   char           *data_dir;
   char           *chromium;
   char           *extension;
+  char           *client_js;
+  char           *engine;
   entry_t        *entries;
   unsigned        count;
   bool            closing;
@@ -302,14 +304,40 @@ profile_dir(const pw_run_t *run, const char *id, char *out, size_t size)
   return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 
+/*
+ * What the profile's extension reads: where the engine is and a token
+ * that sees this profile alone.  NULL without an extension, or when no
+ * token could be made (the browser then starts without one).
+ */
+static char *
+extension_config(pw_run_t *run, const pw_profile_t *p)
+{
+  char token[128], *text = NULL;
+  json_t *doc;
+
+  if (run->extension == NULL || run->cfg.token == NULL
+      || run->cfg.token(run->cfg.token_data, p->id, token, sizeof(token))
+         != PW_OK)
+    return NULL;
+  doc = json_pack("{s:o, s:s, s:s, s:s?}", "engine",
+                  json_sprintf("ws://%s/", run->engine != NULL
+                                           ? run->engine : ""),
+                  "token", token, "profile", p->id, "name", p->name);
+  text = doc != NULL ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+  json_decref(doc);
+  explicit_bzero(token, sizeof(token));
+  return text;
+}
+
 static void
 launch(entry_t *e)
 {
   pw_run_t *run = e->run;
   const pw_profile_t *p = pw_gw_profile(e->gw);
   pw_launch_opts_t o;
-  char dir[PATH_MAX_];
+  char dir[PATH_MAX_], *config;
   pw_err_t err = { 0, "" };
+  int ret;
 
   memset(&o, 0, sizeof(o));
   profile_dir(run, e->id, dir, sizeof(dir));
@@ -321,12 +349,23 @@ launch(entry_t *e)
   o.https_only = p->sa.enabled;
   o.browser = &p->browser;
   o.roots = p->roots;
-  o.extension = run->extension;
   o.no_sandbox = run->cfg.no_sandbox;
+  o.engine = run->engine;
+  config = extension_config(run, p);
+  if (config != NULL) {
+    o.extension_src = run->extension;
+    o.extension_client = run->client_js;
+    o.extension_config = config;
+  }
 
   e->state = ST_BROWSER;
-  if (pw_launch_start(&e->browser, run->loop, &o, on_browser_ready,
-                      on_browser_exit, e, &err) != PW_OK) {
+  ret = pw_launch_start(&e->browser, run->loop, &o, on_browser_ready,
+                        on_browser_exit, e, &err);
+  if (config != NULL) {
+    explicit_bzero(config, strlen(config));
+    free(config);
+  }
+  if (ret != PW_OK) {
     pw_launch_free(e->browser);
     e->browser = NULL;
     answer(e, &e->starts, err.code, err.msg);
@@ -572,6 +611,17 @@ dup_or_null(const char *s, bool *failed)
   return d;
 }
 
+static void
+run_free(pw_run_t *run)
+{
+  free(run->data_dir);
+  free(run->chromium);
+  free(run->extension);
+  free(run->client_js);
+  free(run->engine);
+  free(run);
+}
+
 int
 pw_run_new(pw_run_t **out, uv_loop_t *loop, const pw_run_config_t *cfg,
            const pw_gw_hooks_t *hooks, pw_err_t *err)
@@ -589,16 +639,17 @@ pw_run_new(pw_run_t **out, uv_loop_t *loop, const pw_run_config_t *cfg,
   run->data_dir = dup_or_null(cfg->data_dir, &failed);
   run->chromium = dup_or_null(cfg->chromium, &failed);
   run->extension = dup_or_null(cfg->extension, &failed);
+  run->client_js = dup_or_null(cfg->client_js, &failed);
+  run->engine = dup_or_null(cfg->engine, &failed);
   if (failed || run->data_dir == NULL) {
-    free(run->data_dir);
-    free(run->chromium);
-    free(run->extension);
-    free(run);
+    run_free(run);
     return pw_err_set(err, PW_ENOMEM, "out of memory");
   }
   run->cfg.data_dir = run->data_dir;
   run->cfg.chromium = run->chromium;
   run->cfg.extension = run->extension;
+  run->cfg.client_js = run->client_js;
+  run->cfg.engine = run->engine;
   *out = run;
   return PW_OK;
 }
@@ -613,10 +664,7 @@ run_finish(pw_run_t *run)
     return;
   done = run->done;
   data = run->done_data;
-  free(run->data_dir);
-  free(run->chromium);
-  free(run->extension);
-  free(run);
+  run_free(run);
   if (done != NULL)
     done(data);
 }

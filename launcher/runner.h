@@ -25,7 +25,18 @@ typedef struct pw_run pw_run_t;
 typedef struct pw_run_config {
   const char     *data_dir;    /* the engine's data folder */
   const char     *chromium;    /* NULL: the launcher's default */
-  const char     *extension;   /* loaded into every browser, or NULL */
+  /*
+   * The engine's extension, copied into every browser's profile with
+   * client_js beside it and a config.json naming the engine and holding
+   * a token scoped to the profile (from token); NULL for none.
+   */
+  const char     *extension;
+  const char     *client_js;
+  const char     *engine;      /* "127.0.0.1:PORT", which browsers reach
+                                  directly */
+  int           (*token)(void *data, const char *id, char *out,
+                         size_t size);
+  void           *token_data;
   bool            no_sandbox;  /* Chromium's, when running as root */
   pw_gw_config_t  tune;        /* every gateway's bounds; profile and
                                   keylog are ignored */

@@ -1114,3 +1114,75 @@ ParameterizedTest(size_t *i, launch, real, .timeout = 90)
   free(roots);
   teardown();
 }
+
+/* ---- the profile's copy of the engine's extension -------------------- */
+
+static void
+put(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  cr_assert_not_null(f, "%s", path);
+  fputs(text, f);
+  fclose(f);
+}
+
+Test(launch, extension_copy)
+{
+  char src[PATH_MAX], prof[PATH_MAX], p[PATH_MAX + 64];
+  struct stat st;
+  pw_err_t err;
+
+  setup("ext");
+  snprintf(src, sizeof(src), "%s/src", dir);
+  snprintf(prof, sizeof(prof), "%s/profile", dir);
+  cr_assert_eq(mkdir(src, 0700), 0);
+  cr_assert_eq(mkdir(prof, 0700), 0);
+  snprintf(p, sizeof(p), "%s/icons", src);
+  cr_assert_eq(mkdir(p, 0700), 0);
+  snprintf(p, sizeof(p), "%s/manifest.json", src);
+  put(p, "{}");
+  snprintf(p, sizeof(p), "%s/icons/a.png", src);
+  put(p, "png");
+  snprintf(p, sizeof(p), "%s/.hidden", src);
+  put(p, "secret");
+  snprintf(p, sizeof(p), "%s/config.json", src);
+  put(p, "{\"stale\": true}");
+  snprintf(p, sizeof(p), "%s/link.js", src);
+  cr_assert_eq(symlink("/etc/passwd", p), 0);
+  snprintf(p, sizeof(p), "%s/client.js", dir);
+  put(p, "export {};");
+
+  cr_assert_eq(pw_launch_extension(prof, src, p, "{\"token\": \"t\"}",
+                                   &err), PW_OK, "%s", err.msg);
+
+  /* Plain files and folders come; hidden files and links do not. */
+  snprintf(p, sizeof(p), "%s/extension/icons/a.png", prof);
+  cr_assert_eq(stat(p, &st), 0);
+  snprintf(p, sizeof(p), "%s/extension/.hidden", prof);
+  cr_assert_neq(lstat(p, &st), 0);
+  snprintf(p, sizeof(p), "%s/extension/link.js", prof);
+  cr_assert_neq(lstat(p, &st), 0);
+  snprintf(p, sizeof(p), "%s/extension/pinwarden.js", prof);
+  cr_assert_eq(stat(p, &st), 0);
+
+  /* config.json is the engine's, readable by the owner alone. */
+  snprintf(p, sizeof(p), "%s/extension/config.json", prof);
+  cr_assert_eq(stat(p, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0600);
+  cr_assert_eq(st.st_size, (off_t) strlen("{\"token\": \"t\"}"));
+  snprintf(p, sizeof(p), "%s/extension", prof);
+  cr_assert_eq(stat(p, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0700);
+
+  /* A second start copies anew: what the copy gained is gone. */
+  snprintf(p, sizeof(p), "%s/extension/extra.js", prof);
+  put(p, "left over");
+  cr_assert_eq(pw_launch_extension(prof, src, NULL, NULL, &err), PW_OK,
+               "%s", err.msg);
+  cr_assert_neq(stat(p, &st), 0);
+
+  /* A source that is not there is an error, not an empty extension. */
+  snprintf(p, sizeof(p), "%s/none", dir);
+  cr_assert_neq(pw_launch_extension(prof, p, NULL, NULL, &err), PW_OK);
+}
