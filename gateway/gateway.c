@@ -363,39 +363,42 @@ http_begin(gw_conn_t *c)
     gw_read_server(c, true);
 }
 
-/*
- * Secure Access on a clear-text request: true when the gateway answered
- * (308 or 403) and the request goes no further.
- */
-static bool
+/* What Secure Access made of a clear-text request. */
+enum sa_outcome {
+  SA_PASS = 0,     /* the request goes on */
+  SA_ANSWERED,     /* answered here; the next request may follow */
+  SA_ENDS          /* answered here (or refused); the connection ends */
+};
+
+/* Secure Access on a clear-text request: 308, 403, or on it goes. */
+static enum sa_outcome
 secure_access(gw_conn_t *c, const pw_phead_request_t *r)
 {
   pw_gw_t *gw = c->gw;
   pw_sa_result_t res;
   pw_err_t e = { 0, "" };
   char url[PW_SA_URL_MAX + 1], body[PW_SA_URL_MAX + 512];
+  bool v6 = strchr(r->host, ':') != NULL;
   bool close = r->has_body || !r->keep_alive;
   int n;
 
   if (!gw->profile.sa.enabled)
-    return false;
+    return SA_PASS;
 
-  n = snprintf(url, sizeof(url), "http://%s%s%s%s:%u%s",
-               strchr(r->host, ':') != NULL ? "[" : "", r->host,
-               strchr(r->host, ':') != NULL ? "]" : "", "",
-               (unsigned) r->port, r->target);
+  n = snprintf(url, sizeof(url), "http://%s%s%s:%u%s", v6 ? "[" : "",
+               r->host, v6 ? "]" : "", (unsigned) r->port, r->target);
   if (n < 0 || (size_t) n >= sizeof(url)) {
     gw_conn_fail(c, 414, "the URL is too long");
-    return true;
+    return SA_ENDS;
   }
   memset(&res, 0, sizeof(res));
   if (pw_sa_decide_url(&gw->profile.sa, url, now_s(), &res, &e) != PW_OK) {
     gw_conn_fail(c, 400, "%s", e.msg);
-    return true;
+    return SA_ENDS;
   }
   if (res.action == PW_ACTION_ALLOW) {
     free(res.url);
-    return false;
+    return SA_PASS;
   }
 
   snprintf(c->name, sizeof(c->name), "%s", res.host);
@@ -418,25 +421,15 @@ secure_access(gw_conn_t *c, const pw_phead_request_t *r)
   }
   c->name[0] = '\0';
   free(res.url);
-
-  /* Answered; the next request may follow on this connection. */
-  if (c->state != GW_CLOSING && !close) {
-    c->state = GW_HEAD;
-    gw_read_client(c, true);
-  }
-  return true;
+  return close || c->state == GW_CLOSING ? SA_ENDS : SA_ANSWERED;
 }
 
-/* A complete request head: decide where it goes. */
+/* A complete request head that goes on: where it goes. */
 static void
 head_done(gw_conn_t *c)
 {
   const pw_phead_request_t *r = pw_phead_request(c->head);
   bool same;
-
-  c->head_at = 0;
-  if (r->kind == PW_PHEAD_ABSOLUTE && secure_access(c, r))
-    return;
 
   same = c->server != NULL && strcmp(c->host, r->host) == 0
          && c->port == r->port && r->kind == PW_PHEAD_ABSOLUTE;
@@ -452,33 +445,64 @@ head_done(gw_conn_t *c)
   connect_upstream(c);
 }
 
-/* Client bytes while a head is read, or while a request is in flight. */
+/*
+ * Client bytes while a head is read, or while a request is in flight.
+ * Requests the gateway answers itself (Secure Access) are taken one
+ * after another in a loop, never by recursion: a client may pipeline
+ * thousands of them in one read.
+ */
 void
 gw_http_client_data(gw_conn_t *c, const char *buf, size_t len)
 {
+  const pw_phead_request_t *r;
   pw_err_t e = { 0, "" };
-  size_t used = 0;
+  size_t used;
 
   if (c->state == GW_HTTP) {
     http_body(c, buf, len);
     return;
   }
 
-  if (c->head_at == 0)
-    c->head_at = uv_now(c->gw->loop);
-  if (pw_phead_feed(c->head, buf, len, &used, &e) != PW_OK) {
-    gw_conn_fail(c, pw_phead_status(c->head), "%s", e.msg);
-    return;
-  }
-  if (pw_phead_stage(c->head) == PW_PHEAD_NEED_MORE)
-    return;
+  for (;;) {
+    if (c->head_at == 0)
+      c->head_at = uv_now(c->gw->loop);
+    used = 0;
+    if (pw_phead_feed(c->head, buf, len, &used, &e) != PW_OK) {
+      gw_conn_fail(c, pw_phead_status(c->head), "%s", e.msg);
+      return;
+    }
+    /* Anything but a whole new head waits for more bytes. */
+    if (pw_phead_stage(c->head) != PW_PHEAD_HEAD)
+      return;
+    buf += used;
+    len -= used;
+    c->head_at = 0;
 
-  if (keep_ahead(c, buf + used, len - used) != 0) {
-    gw_conn_close(c);
+    r = pw_phead_request(c->head);
+    switch (r->kind == PW_PHEAD_ABSOLUTE ? secure_access(c, r) : SA_PASS) {
+    case SA_PASS:
+      break;
+    case SA_ENDS:
+      gw_read_client(c, false);
+      return;
+    case SA_ANSWERED:
+      /* The request had no body: an empty feed ends it. */
+      if (pw_phead_feed(c->head, "", 0, &used, &e) != PW_OK
+          || pw_phead_stage(c->head) != PW_PHEAD_MESSAGE_END) {
+        gw_conn_close(c);
+        return;
+      }
+      continue;
+    }
+
+    if (keep_ahead(c, buf, len) != 0) {
+      gw_conn_close(c);
+      return;
+    }
+    gw_read_client(c, false);
+    head_done(c);
     return;
   }
-  gw_read_client(c, false);
-  head_done(c);
 }
 
 /* The response ended, or became a tunnel: what comes next. */
