@@ -714,8 +714,9 @@ sa_commit(pw_api_ctx_t *ctx, pw_profile_t *p, json_t **result,
   if (ret != PW_OK)
     return pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
 
+  /* The profile's revision moved too: its "updated" event says so. */
   pw_api__event(ctx, "secure_access", p->id, pw_api__sa_json(&p->sa));
-  pw_api__running_changed(ctx, p);
+  profile_event(ctx, "updated", p);
   *result = pw_api__sa_json(&p->sa);
   return 0;
 }

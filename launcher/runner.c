@@ -267,8 +267,9 @@ on_browser_ready(void *data, int status, const char *devtools,
   e->state = ST_READY;
   e->started = uv_now(e->run->loop);
   e->started_at = (int64_t) time(NULL);
-  event(e, "started", json_pack("{s:i, s:s}", "pid", e->pid, "devtools",
-                                e->devtools));
+  event(e, "started", json_pack("{s:s, s:b, s:i, s:s}", "gateway",
+                                pw_gw_address(e->gw), "browser", 1, "pid",
+                                e->pid, "devtools", e->devtools));
   answer(e, &e->starts, PW_OK, "");
 }
 
@@ -396,6 +397,8 @@ on_gateway(void *data, pw_gw_t *gw, int status, const char *message)
   e->state = ST_READY;
   e->started = uv_now(e->run->loop);
   e->started_at = (int64_t) time(NULL);
+  event(e, "started", json_pack("{s:s, s:b}", "gateway", pw_gw_address(gw),
+                                "browser", 0));
   answer(e, &e->starts, PW_OK, "");
 }
 
@@ -522,6 +525,9 @@ entry_stop(entry_t *e, const char *why)
     pw_launch_stop(e->browser, 0);
     return;
   }
+  /* A gateway alone: its end is an event of its own. */
+  if (was == ST_READY)
+    event(e, "stopped", json_pack("{s:b}", "browser", 0));
   if (was != ST_STOPPING)
     close_rest(e);
 }

@@ -555,6 +555,11 @@ Test(api, secure_access)
   cr_assert(json_equal(json_object_get(ev, "data"), r));
   json_decref(r);
 
+  /* The revision moved: a "profile" event carries the new one. */
+  ev = json_object_get(last_event("profile"), "data");
+  cr_assert_str_eq(str(ev, "action"), "updated");
+  cr_assert_eq(num(json_object_get(ev, "profile"), "revision"), 2);
+
   r = ok("secure_access.exception.add", "{\"id\": \"%s\", \"host\": "
          "\"Intranet.Example\", \"ttl_s\": 3600}", id);
   exc = json_object_get(r, "exceptions");
