@@ -686,3 +686,27 @@ describe('ui-bridge/examples/two-profiles.mjs', () => {
   });
 });
 
+
+describe('the engine stops', () => {
+  it('and so does every browser it started', async () => {
+    const other = await startEngine();
+    const c = await other.client();
+    try {
+      const pids = [];
+      for (const name of ['last-a', 'last-b']) {
+        const p = await c.call('profiles.create', { name });
+        pids.push((await c.call('profiles.start', { id: p.id,
+                                                   headless: true })).pid);
+      }
+      assert.ok(pids.every(alive));
+      await c.close();
+      await other.stop();
+      for (const pid of pids)
+        assert.equal(alive(pid), false, `browser ${pid} outlived it`);
+    } finally {
+      await c.close();
+      if (other.proc.exitCode === null)
+        await other.stop();
+    }
+  });
+});
