@@ -41,11 +41,15 @@ echo
 echo
 "$build/bench/bench_ipc" "$@"
 
-# The gateway's benchmark is a Node script that drives nginx, curl and
-# tinyproxy through the daemon built above.
+# The gateway's and the launcher's benchmarks are Node scripts that
+# drive nginx, curl, tinyproxy and Chromium through the daemon built
+# above.
 echo
 if command -v node >/dev/null 2>&1; then
   node "$src/bench/gateway.mjs" --pinwarden "$build/pinwarden" "$@"
+  echo
+  node "$src/bench/launch.mjs" --pinwarden "$build/pinwarden" "$@"
 else
-  echo "run.sh: node not found: skipping bench/gateway.mjs" >&2
+  echo "run.sh: node not found: skipping bench/gateway.mjs and" \
+       "bench/launch.mjs" >&2
 fi
