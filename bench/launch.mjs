@@ -10,8 +10,8 @@
 // bench/README.md ("launch.mjs") says what each row means.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
-         rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync,
+         readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -153,17 +153,25 @@ function header() {
 
 /* ---- the browser by hand ---------------------------------------- */
 
+/*
+ * The engine's extension as one of its browsers got it (config.json
+ * and all), copied by checkFlags() so that the bare browser loads the
+ * same extension and its service worker does the same work.
+ */
+let extension = null;
+
 /**
  * The command line the engine gives a profile with no browser settings
- * (pw_launch_argv in launcher/launch.c), headless, argv[0] left out.
- * checkFlags() holds it against the engine's real browser.
+ * (pw_launch_argv in launcher/launch.c), headless, argv[0] left out,
+ * with the engine's extension from ext.  checkFlags() holds it against
+ * the engine's real browser.
  */
-function flags(userDataDir, gateway, keylog) {
+function flags(userDataDir, gateway, keylog, ext) {
   const host = gateway.slice(0, gateway.lastIndexOf(':'));
   return [
     `--user-data-dir=${userDataDir}`,
     `--proxy-server=http://${gateway}`,
-    '--proxy-bypass-list=<-loopback>',
+    `--proxy-bypass-list=<-loopback>;${engine.info.listen}`,
     `--ssl-key-log-file=${keylog}`,
     `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE ${host}`,
     '--webrtc-ip-handling-policy=disable_non_proxied_udp',
@@ -176,6 +184,8 @@ function flags(userDataDir, gateway, keylog) {
     '--password-store=basic',
     '--headless=new',
     ...(process.getuid() === 0 ? ['--no-sandbox'] : []),
+    `--load-extension=${ext}`,
+    `--disable-extensions-except=${ext}`,
   ];
 }
 
@@ -279,7 +289,7 @@ async function bareStart(gateway) {
 
   const t0 = performance.now();
   const proc = spawn(CHROMIUM, flags(userDataDir, gateway,
-                                     path.join(dir, 'keylog')),
+                                     path.join(dir, 'keylog'), extension),
                      { env: browserEnv(home), detached: true,
                        stdio: 'ignore' });
   bare.add(proc);
@@ -340,7 +350,8 @@ async function checkFlags() {
     const read = (f) => readFileSync(`/proc/${run.pid}/${f}`, 'utf8')
       .split('\0').filter(Boolean);
     const argv = read('cmdline');
-    const want = flags(userDataDirOf(id), run.gateway, run.keylog);
+    const ext = path.join(engine.dir, 'profiles', id, 'extension');
+    const want = flags(userDataDirOf(id), run.gateway, run.keylog, ext);
     const tail = argv.slice(-want.length);
     if (JSON.stringify(tail) !== JSON.stringify(want)) {
       throw new Error('the engine\'s browser has other flags:\n  ' +
@@ -353,6 +364,9 @@ async function checkFlags() {
       if (!env.has(`${k}=${v}`))
         throw new Error(`the engine's browser has no ${k}=${v}`);
     }
+    const copy = tempDir('pw-bench-ext-');
+    extension = path.join(copy, 'extension');
+    cpSync(ext, extension, { recursive: true });
   } finally {
     await pw.call('profiles.stop', { id });
     await waitGone([userDataDirOf(id)]);
