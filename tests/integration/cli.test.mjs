@@ -421,9 +421,11 @@ describe('events', () => {
 
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    // Secure Access moves the profile's revision: an "updated" follows.
     assert.deepEqual(lines.map((e) => e.topic),
-                     ['profile', 'secure_access'], r.stdout);
+                     ['profile', 'secure_access', 'profile'], r.stdout);
     assert.equal(lines[0].data.action, 'created');
+    assert.equal(lines[2].data.action, 'updated');
   });
 
   it('--profile keeps one profile\'s events (named by name)', async () => {
@@ -436,8 +438,12 @@ describe('events', () => {
     await pw.call('secure_access.set', { id: 'cli-ev-a', enabled: true });
     const r = await run;
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 1, r.stdout);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const a = lines[0]?.profile;
+    assert.deepEqual(lines.map((e) => e.topic), ['secure_access', 'profile'],
+                     r.stdout);
+    assert.ok(lines.every((e) => e.profile === a), r.stdout);
+    assert.equal(lines[1].data.profile.name, 'cli-ev-a');
   });
 });
 
