@@ -212,8 +212,10 @@ describe('editing profiles', () => {
     const p = await pw.call('profiles.get', { id: 'ui-shop' });
     assert.deepEqual(p.pins.map((s) => [s.pattern, s.pins]),
                      [['site.test', [pki.good.pin]]]);
-    assert.match(await row(page, 'ui-shop').textContent(),
-                 /1 set: site\.test/);
+    // The table applies changes once per frame: wait for it.
+    await waitFor(async () => /1 set: site\.test/
+      .test(await row(page, 'ui-shop').textContent()), 5000,
+                  'the row to show the pin set');
     const ex = await pw.call('profiles.export', { ids: [p.id] });
     assert.match(ex.profiles[0].proxy, /s3cret/,
                  'an edit that left the proxy alone keeps its password');
