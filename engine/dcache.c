@@ -15,6 +15,8 @@ typedef struct entry {
   pw_dcache_key_t key;
   int64_t         stored;
   pw_decision_t   d;
+  char           *memo;          /* the user's text, or NULL */
+  size_t          memo_len;
   struct entry   *prev, *next;   /* recency list */
   struct entry   *chain;         /* hash bucket */
 } entry_t;
@@ -63,6 +65,7 @@ pw_dcache_free(pw_dcache_t *c)
   for (e = c->head; e != NULL; e = next) {
     next = e->next;
     pw_decision_clear(&e->d);
+    free(e->memo);
     free(e);
   }
   free(c->buckets);
@@ -127,6 +130,7 @@ drop(pw_dcache_t *c, entry_t *e)
   *link = e->chain;
   list_unlink(c, e);
   pw_decision_clear(&e->d);
+  free(e->memo);
   free(e);
   c->size--;
 }
@@ -214,14 +218,17 @@ pw_dcache_key(pw_dcache_key_t *key, const pw_verifier_t *v,
   return ret;
 }
 
-int
-pw_dcache_get(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
-              pw_decision_t *d)
+/*
+ * The entry of key if it may still answer, moved to the front; a stale
+ * one is dropped.
+ */
+static entry_t *
+fresh(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now)
 {
   entry_t *e = find(c, key, NULL);
 
   if (e == NULL)
-    return 0;
+    return NULL;
 
   /*
    * A certificate's or a pin set's expiry must be seen the moment it
@@ -232,16 +239,56 @@ pw_dcache_get(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
       || (e->d.pinset_expires != 0 && now >= e->d.pinset_expires
           && e->d.reason != PW_REASON_PINSET_EXPIRED)) {
     drop(c, e);
-    return 0;
+    return NULL;
   }
-
-  if (pw_decision_copy(d, &e->d) != 0)
-    return 0;
-  d->at = now;
 
   list_unlink(c, e);
   list_push(c, e);
+  return e;
+}
+
+int
+pw_dcache_get(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
+              pw_decision_t *d)
+{
+  entry_t *e = fresh(c, key, now);
+
+  if (e == NULL || pw_decision_copy(d, &e->d) != 0)
+    return 0;
+  d->at = now;
   return 1;
+}
+
+int
+pw_dcache_memo_get(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
+                   const char **memo, size_t *len)
+{
+  entry_t *e = fresh(c, key, now);
+
+  if (e == NULL || e->memo == NULL)
+    return 0;
+  *memo = e->memo;
+  *len = e->memo_len;
+  return 1;
+}
+
+int
+pw_dcache_memo_set(pw_dcache_t *c, const pw_dcache_key_t *key,
+                   const char *memo, size_t len)
+{
+  entry_t *e = find(c, key, NULL);
+  char *copy;
+
+  if (e == NULL)
+    return PW_EINVAL;
+  copy = malloc(len > 0 ? len : 1);
+  if (copy == NULL)
+    return PW_ENOMEM;
+  memcpy(copy, memo, len);
+  free(e->memo);
+  e->memo = copy;
+  e->memo_len = len;
+  return PW_OK;
 }
 
 int

@@ -48,6 +48,20 @@ int pw_dcache_get(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
 int pw_dcache_put(pw_dcache_t *c, const pw_dcache_key_t *key, int64_t now,
                   const pw_decision_t *d);
 
+/*
+ * A memo is text the cache's user keeps beside a decision (the IPC keeps
+ * its answer), dropped with the entry, so that a replaced or expired
+ * decision never answers through an old memo.  memo_get gives a fresh
+ * entry's memo, valid until the next call on the cache: 1, or 0 when
+ * the entry is gone, stale or has no memo.  memo_set keeps a copy with
+ * the entry of key: PW_OK, PW_EINVAL when there is no such entry,
+ * PW_ENOMEM.
+ */
+int pw_dcache_memo_get(pw_dcache_t *c, const pw_dcache_key_t *key,
+                       int64_t now, const char **memo, size_t *len);
+int pw_dcache_memo_set(pw_dcache_t *c, const pw_dcache_key_t *key,
+                       const char *memo, size_t len);
+
 size_t pw_dcache_size(const pw_dcache_t *c);
 
 #endif

@@ -114,6 +114,16 @@ bool pw_api_wants(const pw_api_session_t *session, unsigned topic,
 bool pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
                           const json_t *params, json_t **result);
 
+/*
+ * The same, a step earlier: msg is a whole JSON-RPC message as it came.
+ * When it is one verify.chain call in the plain shape of ipc/vscan.h
+ * and its answer is in the cache, sets *answer to the whole response
+ * (the caller frees it) and returns true, without building a JSON tree
+ * of the message.  Otherwise false: parse it and go on as usual.
+ */
+bool pw_api_verify_text(pw_api_t *api, const pw_api_session_t *session,
+                        const char *msg, size_t len, char **answer);
+
 /* engine.status's figures the loop keeps. */
 void pw_api_set_running(pw_api_t *api, int running);
 

@@ -15,7 +15,9 @@
 #include <openssl/evp.h>
 
 #include "engine/pins.h"
+#include "engine/rfc3339.h"
 #include "engine/secure.h"
+#include "ipc/vscan.h"
 
 #define HOST_MAX  1024
 
@@ -244,15 +246,15 @@ typedef struct vreq {
   STACK_OF(X509) *chain;    /* parsed from der by vreq_x509() */
 } vreq_t;
 
-/* Base64 of one DER certificate into r->der[i]. */
+/* Base64 of one DER certificate, b64[0..len), into r->der[i]. */
 static int
-der_decode(const json_t *v, size_t i, vreq_t *r, pw_rpc_error_t *err)
+der_decode(const char *b64, size_t len, size_t i, vreq_t *r,
+           pw_rpc_error_t *err)
 {
-  const char *b64 = json_string_value(v);
-  size_t len = json_string_length(v), pad = 0;
+  size_t pad = 0;
   int n;
 
-  if (!json_is_string(v) || len == 0 || len > CERT_B64_MAX || len % 4 != 0)
+  if (b64 == NULL || len == 0 || len > CERT_B64_MAX || len % 4 != 0)
     return pw_rpc_fail(err, PW_RPC_INVALID_PARAMS, NULL, "chain[%zu]: "
                        "must be base64 of a DER certificate of at most %d "
                        "bytes", i, PW_API_CERT_MAX);
@@ -348,7 +350,8 @@ vreq_parse(const json_t *params, vreq_t *r, pw_rpc_error_t *err)
 
   json_array_foreach(list, i, v) {
     r->n = i + 1;
-    if (der_decode(v, i, r, err) != 0)
+    if (der_decode(json_string_value(v), json_string_length(v), i, r, err)
+        != 0)
       return -1;
   }
   return 0;
@@ -531,27 +534,25 @@ find_locked(pw_api_t *api, const char *ref)
   return NULL;
 }
 
-bool
-pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
-                     const json_t *params, json_t **result)
+/*
+ * The cache's key for r; false when the cache cannot answer r here: what
+ * is not compiled yet, or is out of the session's scope, is the pool's
+ * to say, and so is a question about a given time.
+ */
+static bool
+cache_key(pw_api_t *api, const pw_api_session_t *session, const vreq_t *r,
+          pw_dcache_key_t *key)
 {
   pw_api_compiled_t *pc = NULL, *dc = NULL;
-  pw_rpc_error_t err = { 0 };
-  pw_dcache_key_t key;
   pw_verify_req_t req;
-  pw_decision_t d;
   const char *ref;
-  vreq_t r = { 0 };
-  bool hit = false;
+  bool ok = false;
 
-  pw_decision_init(&d);
-  if (!pw_api_session_valid(api, session) || vreq_parse(params, &r, &err)
-      != 0 || r.at != 0)
-    goto done;
-  ref = r.ref != NULL ? r.ref
+  if (!pw_api_session_valid(api, session) || r->at != 0)
+    return false;
+  ref = r->ref != NULL ? r->ref
         : session->scope[0] != '\0' ? session->scope : NULL;
 
-  /* What is not compiled yet, or out of scope, is the pool's to say. */
   uv_mutex_lock(&api->lock);
   pc = ref != NULL ? find_locked(api, ref) : NULL;
   dc = api->defaults;
@@ -565,32 +566,194 @@ pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
     dc->refs++;
   }
   uv_mutex_unlock(&api->lock);
-  if (dc == NULL)
-    goto done;
 
-  vreq_init(&req, &r, pc != NULL ? pc->id : NULL, pc, dc);
-  if (pw_dcache_key_der(&key, pc != NULL && pc->verifier != NULL
-                              ? pc->verifier : api->system, &req,
-                        (const unsigned char *const *) r.der, r.len, r.n)
-      != PW_OK)
-    goto done;
+  if (dc != NULL) {
+    vreq_init(&req, r, pc != NULL ? pc->id : NULL, pc, dc);
+    ok = pw_dcache_key_der(key, pc != NULL && pc->verifier != NULL
+                                ? pc->verifier : api->system, &req,
+                           (const unsigned char *const *) r->der, r->len,
+                           r->n) == PW_OK;
+  }
+  unref(api, pc);
+  unref(api, dc);
+  return ok;
+}
 
-  uv_mutex_lock(&api->lock);
-  hit = pw_dcache_get(api->dcache, &key, (int64_t) time(NULL), &d) == 1;
-  uv_mutex_unlock(&api->lock);
+bool
+pw_api_verify_cached(pw_api_t *api, const pw_api_session_t *session,
+                     const json_t *params, json_t **result)
+{
+  pw_rpc_error_t err = { 0 };
+  pw_dcache_key_t key;
+  pw_decision_t d;
+  vreq_t r = { 0 };
+  bool hit = false;
 
+  pw_decision_init(&d);
+  if (pw_api_session_valid(api, session) && vreq_parse(params, &r, &err)
+      == 0 && cache_key(api, session, &r, &key)) {
+    uv_mutex_lock(&api->lock);
+    hit = pw_dcache_get(api->dcache, &key, (int64_t) time(NULL), &d) == 1;
+    uv_mutex_unlock(&api->lock);
+  }
   if (hit) {
     *result = pw_api__decision_json(&d);
     hit = *result != NULL;
   }
 
-done:
-  unref(api, pc);
-  unref(api, dc);
   vreq_clear(&r);
   json_decref(err.data);
   pw_decision_clear(&d);
   return hit;
+}
+
+/* ---- verify.chain's answer as text -------------------------------- */
+
+#define ENVELOPE_HEAD "{\"jsonrpc\":\"2.0\",\"result\":"
+#define ENVELOPE_ID   ",\"id\":"
+#define TIME_KEY      "\"time\":\""
+#define TIME_LEN      (PW_RFC3339_LEN - 1)
+
+/*
+ * Where the time's value starts in a decision's text, or NULL.  The key
+ * cannot occur inside a string value, where every quote is escaped, so
+ * the first occurrence is the member's; a text with a second one (some
+ * later shape with a nested "time") is not kept as a memo.
+ */
+static const char *
+time_in(const char *text, size_t len)
+{
+  const char *t = memmem(text, len, TIME_KEY, strlen(TIME_KEY));
+  size_t off;
+
+  if (t == NULL)
+    return NULL;
+  off = (size_t) (t - text) + strlen(TIME_KEY);
+  if (off + TIME_LEN + 1 > len || text[off + TIME_LEN] != '"'
+      || memmem(text + off, len - off, TIME_KEY, strlen(TIME_KEY)) != NULL)
+    return NULL;
+  return text + off;
+}
+
+/*
+ * The whole response: the envelope that pw_rpc_result and pw_rpc_dumps
+ * write, byte for byte, around the decision's text with its time set
+ * to when.
+ */
+static char *
+envelope(const char *result, size_t len, const char *when,
+         const pw_vscan_span_t *id)
+{
+  size_t head = strlen(ENVELOPE_HEAD), mid = strlen(ENVELOPE_ID);
+  const char *t = time_in(result, len);
+  char *out, *p;
+
+  out = malloc(head + len + mid + id->len + 2);
+  if (out == NULL)
+    return NULL;
+  p = out;
+  memcpy(p, ENVELOPE_HEAD, head);
+  p += head;
+  memcpy(p, result, len);
+  if (t != NULL)
+    memcpy(p + (t - result), when, TIME_LEN);
+  p += len;
+  memcpy(p, ENVELOPE_ID, mid);
+  p += mid;
+  memcpy(p, id->p, id->len);
+  p += id->len;
+  *p++ = '}';
+  *p = '\0';
+  return out;
+}
+
+/*
+ * A cached decision as the response's text: from the entry's memo, with
+ * only the time rewritten, or made from the decision and kept as its
+ * memo.  Under api->lock throughout, so that the memo is made from the
+ * decision of the entry it is kept with.
+ */
+static char *
+answer_locked(pw_api_t *api, const pw_dcache_key_t *key,
+              const pw_vscan_span_t *id)
+{
+  char when[PW_RFC3339_LEN], *text = NULL, *out = NULL;
+  int64_t now = (int64_t) time(NULL);
+  json_t *result = NULL;
+  const char *memo;
+  pw_decision_t d;
+  size_t len;
+
+  pw_rfc3339_format(now, when);
+  if (pw_dcache_memo_get(api->dcache, key, now, &memo, &len) == 1)
+    return envelope(memo, len, when, id);
+
+  pw_decision_init(&d);
+  if (pw_dcache_get(api->dcache, key, now, &d) != 1
+      || (result = pw_api__decision_json(&d)) == NULL
+      || (text = json_dumps(result, JSON_COMPACT)) == NULL)
+    goto done;
+
+  len = strlen(text);
+  out = envelope(text, len, when, id);
+  if (out != NULL && time_in(text, len) != NULL)
+    (void) pw_dcache_memo_set(api->dcache, key, text, len);
+
+done:
+  free(text);
+  json_decref(result);
+  pw_decision_clear(&d);
+  return out;
+}
+
+/*
+ * The same answer as the cached path with jansson, for a message that
+ * pw_vscan_read takes: the params are copied out of the message with the
+ * caps vreq_parse applies, and what vreq_parse would refuse is left to
+ * it, so that its error is the one the client gets.
+ */
+bool
+pw_api_verify_text(pw_api_t *api, const pw_api_session_t *session,
+                   const char *msg, size_t len, char **answer)
+{
+  char host[HOST_MAX + 1], ref[PW_API_REF_MAX + 1];
+  pw_rpc_error_t err = { 0 };
+  pw_dcache_key_t key;
+  vreq_t r = { 0 };
+  pw_vscan_t v;
+  size_t i;
+
+  *answer = NULL;
+  if (!pw_api_session_valid(api, session) || !pw_vscan_read(msg, len, &v)
+      || v.host.len > HOST_MAX || v.ref.len > PW_API_REF_MAX
+      || v.n > PW_API_CHAIN_MAX)
+    goto out;
+
+  memcpy(host, v.host.p, v.host.len);
+  host[v.host.len] = '\0';
+  r.host = host;
+  if (v.ref.p != NULL) {
+    memcpy(ref, v.ref.p, v.ref.len);
+    ref[v.ref.len] = '\0';
+    r.ref = ref;
+  }
+  r.port = v.port;
+  for (i = 0; i < v.n; i++) {
+    r.n = i + 1;
+    if (der_decode(v.chain[i].p, v.chain[i].len, i, &r, &err) != 0)
+      goto out;
+  }
+
+  if (cache_key(api, session, &r, &key)) {
+    uv_mutex_lock(&api->lock);
+    *answer = answer_locked(api, &key, &v.id);
+    uv_mutex_unlock(&api->lock);
+  }
+
+out:
+  vreq_clear(&r);
+  json_decref(err.data);
+  return *answer != NULL;
 }
 
 /* ---- verify.url --------------------------------------------------- */

@@ -462,8 +462,18 @@ dispatch(batch_t *b, size_t index)
 void
 pw_ipc__message(pw_ipc_conn_t *conn, const char *buf, size_t len)
 {
+  char *answer;
   batch_t *b;
   size_t i;
+
+  /* A repeated verify.chain is answered before any JSON tree is built. */
+  if (conn->session.authed
+      && pw_api_verify_text(conn->ipc->api, &conn->session, buf, len,
+                            &answer)) {
+    pw_ipc__send(conn, answer, strlen(answer));
+    free(answer);
+    return;
+  }
 
   b = calloc(1, sizeof(*b));
   if (b == NULL) {

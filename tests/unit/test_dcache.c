@@ -651,6 +651,53 @@ Test(dcache, put_replaces)
   fixture_free(&f);
 }
 
+/* Memos */
+
+/* A memo lives with its entry: kept, replaced, and gone with it. */
+Test(dcache, memo)
+{
+  pw_dcache_t *c = pw_dcache_new(4, 60);
+  pw_dcache_key_t key, other;
+  pw_decision_t d, d2;
+  const char *memo;
+  fixture_t f;
+  size_t len;
+
+  fixture_init(&f);
+  key = port_key(&f, 443, &d);
+  other = port_key(&f, 8443, &d2);
+
+  /* No entry, no memo to keep. */
+  cr_expect_eq(pw_dcache_memo_set(c, &key, "a", 1), PW_EINVAL);
+  cr_assert_eq(pw_dcache_put(c, &key, f.now, &d), PW_OK);
+  cr_expect_eq(pw_dcache_memo_get(c, &key, f.now, &memo, &len), 0,
+               "a memo before one was set");
+
+  cr_assert_eq(pw_dcache_memo_set(c, &key, "first", 5), PW_OK);
+  cr_assert_eq(pw_dcache_memo_set(c, &key, "second", 6), PW_OK);
+  cr_assert_eq(pw_dcache_memo_get(c, &key, f.now + 1, &memo, &len), 1);
+  cr_expect(len == 6 && memcmp(memo, "second", 6) == 0, "memo %.*s",
+            (int) len, memo);
+  cr_expect_eq(pw_dcache_memo_get(c, &other, f.now, &memo, &len), 0,
+               "a memo for a key never put");
+
+  /* A new decision for the key starts without the old one's memo. */
+  cr_assert_eq(pw_dcache_put(c, &key, f.now + 2, &d), PW_OK);
+  cr_expect_eq(pw_dcache_memo_get(c, &key, f.now + 2, &memo, &len), 0,
+               "the replaced entry's memo answered");
+
+  /* A stale entry answers through no memo, and is dropped. */
+  cr_assert_eq(pw_dcache_memo_set(c, &key, "third", 5), PW_OK);
+  cr_expect_eq(pw_dcache_memo_get(c, &key, f.now + 62, &memo, &len), 0,
+               "a memo past the entry's time-to-live");
+  cr_expect_eq(pw_dcache_size(c), 0, "size %zu", pw_dcache_size(c));
+
+  pw_decision_clear(&d2);
+  pw_decision_clear(&d);
+  pw_dcache_free(c);
+  fixture_free(&f);
+}
+
 /* A full cache of many entries: each found, then the oldest evicted. */
 Test(dcache, many_entries)
 {
