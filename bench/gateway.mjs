@@ -54,6 +54,13 @@ if (!existsSync(opt.pinwarden)) {
                 '--pinwarden PATH');
   process.exit(2);
 }
+// The bare relay of table 1 is built beside the daemon.
+const relayExe = path.join(path.dirname(opt.pinwarden), 'bench', 'relay');
+if (!existsSync(relayExe)) {
+  console.error(`gateway.mjs: no ${relayExe}: meson compile -C ` +
+                `${path.dirname(opt.pinwarden)} relay`);
+  process.exit(2);
+}
 
 // The fixtures read PINWARDEN when they load, so it is set first.
 process.env.PINWARDEN = opt.pinwarden;
@@ -248,6 +255,32 @@ async function startWideTinyproxy(conns) {
   const srv = await launch('tinyproxy', '/usr/bin/tinyproxy',
                            ['-d', '-c', confFile], dir, [port]);
   return { ...srv, addr: `127.0.0.1:${port}` };
+}
+
+/**
+ * bench/relay in front of nginx's HTTPS port: a TCP copy loop with no
+ * proxy protocol, the least a proxy in user space costs.
+ */
+async function startRelay(target) {
+  const proc = spawn(relayExe, [String(target)],
+                     { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n'))
+        resolve(Number(out.trim()));
+    });
+    proc.on('exit', (code) => reject(new Error(`relay exited ${code}`)));
+  });
+  return {
+    port,
+    async stop() {
+      proc.kill('SIGTERM');
+    },
+  };
 }
 
 /**
@@ -484,13 +517,15 @@ async function tunnelKiB(rss, addr, target, n, ca) {
 /* ---- the tables ------------------------------------------------- */
 
 async function bulkTable(ctx) {
-  const { pki, site, wide, tp, open } = ctx;
+  const { pki, site, wide, tp, open, relay } = ctx;
   const https = `https://127.0.0.1:${site.httpsPort}/big`;
   const http = `http://127.0.0.1:${wide.httpPort}/big`;
+  const relayed = `https://127.0.0.1:${relay.port}/big`;
   const rows = [
     ['HTTPS direct', https, null],
     ['HTTPS through the gateway (CONNECT)', https, open.gateway],
     ['HTTPS through tinyproxy (CONNECT)', https, tp.addr],
+    ['HTTPS through a bare TCP relay (bench/relay.c)', relayed, null],
     ['HTTP direct', http, null],
     ['HTTP through the gateway (absolute-form)', http, open.gateway],
     ['HTTP through tinyproxy (absolute-form)', http, tp.addr],
@@ -505,7 +540,7 @@ async function bulkTable(ctx) {
 
   const mib = speeds.map(median);
   const out = rows.map(([name], i) => {
-    const direct = mib[i < 3 ? 0 : 3];
+    const direct = mib[i < 4 ? 0 : 4];
     return [name, fmt(mib[i], 1), `${(mib[i] / direct).toFixed(2)}x`];
   });
   console.log(`\n${size.bulk / MiB} MiB of /big with curl -o /dev/null ` +
@@ -519,8 +554,11 @@ async function bulkTable(ctx) {
               (ratio >= 0.8 ? 'met' : '**missed**') +
               `; ahead of tinyproxy: ${lead.toFixed(2)}x tinyproxy's, ` +
               (lead > 1 ? 'met' : '**missed**'));
-  console.log(`(plain HTTP: gateway ${(mib[4] / mib[3]).toFixed(2)}x ` +
-              `of direct, ${(mib[4] / mib[5]).toFixed(2)}x tinyproxy's)`);
+  console.log(`(the bare relay: ${(mib[3] / mib[0]).toFixed(2)}x of ` +
+              `direct; the gateway ${(mib[1] / mib[3]).toFixed(2)}x of ` +
+              'the relay)');
+  console.log(`(plain HTTP: gateway ${(mib[5] / mib[4]).toFixed(2)}x ` +
+              `of direct, ${(mib[5] / mib[6]).toFixed(2)}x tinyproxy's)`);
 }
 
 async function handshakeTable(ctx) {
@@ -659,6 +697,7 @@ async function main() {
       startWideNginx(ctx.pki, size.bulk, tunnels),
       startWideTinyproxy(tunnels),
     ]);
+    ctx.relay = await startRelay(ctx.site.httpsPort);
 
     // Two profiles, two gateways in the one engine: the same host,
     // pinned in one and not in the other.
@@ -675,7 +714,8 @@ async function main() {
     await memoryTable(ctx);
   } finally {
     await Promise.allSettled([ctx.site?.stop(), ctx.imp?.stop(),
-                              ctx.wide?.stop(), ctx.tp?.stop()]);
+                              ctx.wide?.stop(), ctx.tp?.stop(),
+                              ctx.relay?.stop()]);
     ctx.pki?.remove();
     await ctx.open?.stop();
     for (const dir of dirs)

@@ -29,8 +29,9 @@ case "$opt" in
           "--buildtype=release" >&2 ;;
 esac
 
-# bench_ipc starts the daemon it measures: $build/pinwarden.
-meson compile -C "$build" bench_verify bench_lookup bench_ipc \
+# bench_ipc starts the daemon it measures, $build/pinwarden; gateway.mjs
+# starts it and $build/bench/relay.
+meson compile -C "$build" bench_verify bench_lookup bench_ipc relay \
   pinwarden:executable >/dev/null
 
 "$build/bench/bench_verify" "$@"
