@@ -366,7 +366,7 @@ scoped_token(void *data, const char *id, char *out, size_t size)
   pw_err_t err;
   int ret;
 
-  ret = pw_api_token_scoped(s->api, id, token, &err);
+  ret = pw_api_token_scoped(s->api, id, PW_API_TOKEN_BROWSER, token, &err);
   if (ret == PW_OK)
     snprintf(out, size, "%s", token);
   explicit_bzero(token, sizeof(token));

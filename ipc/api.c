@@ -304,7 +304,8 @@ pw_api_session_valid(pw_api_t *api, const pw_api_session_t *session)
 
 int
 pw_api_token_scoped(pw_api_t *api, const char *profile_id,
-                    char out[PW_API_TOKEN_LEN], pw_err_t *err)
+                    pw_api_token_kind_t kind, char out[PW_API_TOKEN_LEN],
+                    pw_err_t *err)
 {
   pw_api_token_t *grown;
   size_t i, cap;
@@ -318,12 +319,14 @@ pw_api_token_scoped(pw_api_t *api, const char *profile_id,
     return ret;
 
   /*
-   * One token per profile: a profile runs at most once at a time, so a
-   * new token (a new launch) retires the one before.
+   * One token per profile and kind: a profile runs at most once at a
+   * time, so a new launch retires its browser's last token, and a new
+   * client token the client token before.
    */
   uv_mutex_lock(&api->tokens_lock);
   for (i = 0; i < api->nscoped; i++) {
-    if (strcmp(api->scoped[i].profile, profile_id) == 0)
+    if (strcmp(api->scoped[i].profile, profile_id) == 0
+        && api->scoped[i].kind == kind)
       break;
   }
   if (i == api->nscoped && api->nscoped == api->scoped_cap) {
@@ -343,6 +346,7 @@ pw_api_token_scoped(pw_api_t *api, const char *profile_id,
   }
   memcpy(api->scoped[i].token, out, PW_API_TOKEN_LEN);
   memcpy(api->scoped[i].profile, profile_id, PW_PROFILE_ID_LEN);
+  api->scoped[i].kind = kind;
   api->scoped[i].gen = ++api->next_gen;
   if (i == api->nscoped)
     api->nscoped++;
@@ -357,15 +361,17 @@ pw_api__revoke(pw_api_t *api, const char *id)
 {
   size_t i;
 
+  /* Every kind goes; the last entry fills each hole, so i stays. */
   uv_mutex_lock(&api->tokens_lock);
-  for (i = 0; i < api->nscoped; i++) {
-    if (strcmp(api->scoped[i].profile, id) == 0) {
-      api->scoped[i] = api->scoped[api->nscoped - 1];
-      OPENSSL_cleanse(&api->scoped[api->nscoped - 1],
-                      sizeof(api->scoped[0]));
-      api->nscoped--;
-      break;
+  for (i = 0; i < api->nscoped;) {
+    if (strcmp(api->scoped[i].profile, id) != 0) {
+      i++;
+      continue;
     }
+    api->scoped[i] = api->scoped[api->nscoped - 1];
+    OPENSSL_cleanse(&api->scoped[api->nscoped - 1],
+                    sizeof(api->scoped[0]));
+    api->nscoped--;
   }
   uv_mutex_unlock(&api->tokens_lock);
 }
@@ -758,7 +764,8 @@ tokens_create(void *vctx, const json_t *params, json_t **result,
       || pw_api__load(ctx, params, &p, err) != 0)
     goto done;
 
-  ret = pw_api_token_scoped(ctx->api, p.id, token, &e);
+  ret = pw_api_token_scoped(ctx->api, p.id, PW_API_TOKEN_CLIENT, token,
+                            &e);
   if (ret != PW_OK) {
     pw_api__fail(err, ret, &e, PW_RPC_INVALID_PARAMS);
     goto done;

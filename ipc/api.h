@@ -85,17 +85,30 @@ bool pw_api_authenticate(pw_api_t *api, const char *token,
 
 /*
  * Whether a session's token still holds: always for the engine-wide
- * token; for a scoped one, while it is its profile's current token (a
- * new token for the profile, or its deletion, revokes it, and sessions
- * already open with it lose their rights at their next call).
+ * token; for a scoped one, while it is its profile's current token of
+ * its kind (a new token of that kind for the profile, or the profile's
+ * deletion, revokes it, and sessions already open with it lose their
+ * rights at their next call).
  */
 bool pw_api_session_valid(pw_api_t *api, const pw_api_session_t *session);
 
 /*
- * Mints a token scoped to one profile (what a launched browser's
- * extension gets).  Scoped tokens live as long as the engine.
+ * Who a scoped token is for.  A profile has at most one of each kind at
+ * a time, so that a client's token (tokens.create) and the one of the
+ * browser the engine launched (its extension's) never retire each
+ * other.
+ */
+typedef enum pw_api_token_kind {
+  PW_API_TOKEN_CLIENT,    /* tokens.create: a script, a UI */
+  PW_API_TOKEN_BROWSER,   /* the extension of the profile's browser */
+} pw_api_token_kind_t;
+
+/*
+ * Mints a token scoped to one profile, retiring the profile's token of
+ * the same kind.  Scoped tokens live as long as the engine.
  */
 int pw_api_token_scoped(pw_api_t *api, const char *profile_id,
+                        pw_api_token_kind_t kind,
                         char out[PW_API_TOKEN_LEN], pw_err_t *err);
 
 /* Whether an event (topic bit, profile id or "") goes to a session. */

@@ -48,9 +48,10 @@ typedef struct pw_api_compiled {
 } pw_api_compiled_t;
 
 typedef struct pw_api_token {
-  char     token[PW_API_TOKEN_LEN];
-  char     profile[PW_PROFILE_ID_LEN];
-  uint64_t gen;              /* unique to this token, never reused */
+  char                token[PW_API_TOKEN_LEN];
+  char                profile[PW_PROFILE_ID_LEN];
+  pw_api_token_kind_t kind;
+  uint64_t            gen;   /* unique to this token, never reused */
 } pw_api_token_t;
 
 struct pw_api {
@@ -60,7 +61,7 @@ struct pw_api {
   atomic_long        nprofiles;  /* kept by the methods that change it */
 
   uv_mutex_t         tokens_lock;
-  pw_api_token_t    *scoped;     /* one per profile */
+  pw_api_token_t    *scoped;     /* one per profile and kind */
   uint64_t           next_gen;
   size_t             nscoped;
   size_t             scoped_cap;

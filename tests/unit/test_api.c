@@ -840,3 +840,46 @@ Test(api, status_without_runner)
   cr_assert_eq(json_array_size(json_object_get(r, "running")), 0);
   json_decref(r);
 }
+
+/* A client's token and the launched browser's never retire each other. */
+Test(api, token_kinds)
+{
+  char browser[PW_API_TOKEN_LEN], browser2[PW_API_TOKEN_LEN], *mine;
+  pw_api_session_t b, c;
+  pw_err_t err;
+  json_t *t;
+
+  mine = create("{\"name\": \"kinds\"}");
+  cr_assert_eq(pw_api_token_scoped(fx.api, mine, PW_API_TOKEN_BROWSER,
+                                   browser, &err), PW_OK, "%s", err.msg);
+  memset(&b, 0, sizeof(b));
+  cr_assert(pw_api_authenticate(fx.api, browser, &b));
+
+  /* tokens.create for a running profile leaves its browser's token. */
+  scoped_session(mine, &c);
+  scoped_session(mine, &c);
+  cr_assert(pw_api_session_valid(fx.api, &b), "the browser's token went");
+  json_decref(as_ok(&b, "profiles.get", "{}"));
+
+  /* A new launch retires the browser's token, not the client's. */
+  cr_assert_eq(pw_api_token_scoped(fx.api, mine, PW_API_TOKEN_BROWSER,
+                                   browser2, &err), PW_OK, "%s", err.msg);
+  cr_assert(!pw_api_session_valid(fx.api, &b), "a retired launch token");
+  as_fails(&b, -32003, "profiles.get", "{}");
+  cr_assert(pw_api_session_valid(fx.api, &c), "the client's token went");
+  memset(&b, 0, sizeof(b));
+  cr_assert(!pw_api_authenticate(fx.api, browser, &b));
+  cr_assert(pw_api_authenticate(fx.api, browser2, &b));
+
+  /* The profile's deletion takes every kind. */
+  t = ok("profiles.delete", "{\"id\": \"%s\"}", mine);
+  json_decref(t);
+  cr_assert(!pw_api_session_valid(fx.api, &b));
+  cr_assert(!pw_api_session_valid(fx.api, &c));
+  memset(&b, 0, sizeof(b));
+  cr_assert(!pw_api_authenticate(fx.api, browser2, &b));
+
+  explicit_bzero(browser, sizeof(browser));
+  explicit_bzero(browser2, sizeof(browser2));
+  free(mine);
+}
