@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "engine/webpki.h"
+
 struct pw_verifier {
   X509_STORE *store;
   bool        partial;   /* any given root may be an anchor */
@@ -18,9 +20,6 @@ struct pw_verifier {
 };
 
 static atomic_uint_fast64_t verifier_revisions = 1;
-
-/* Serial numbers are at most 20 octets (RFC 5280 section 4.1.2.2). */
-#define PW_SERIAL_MAX 20
 
 int
 pw_verifier_new(pw_verifier_t **out, pw_err_t *err)
@@ -179,158 +178,6 @@ block(pw_decision_t *d, pw_reason_t reason, const char *prefix,
   snprintf(d->detail, sizeof(d->detail), "%s%s", prefix, msg);
 }
 
-/*
- * RFC 1034 preferred name syntax with an optional "*." first label: what
- * the CA/Browser Forum Baseline Requirements allow in a dNSName.
- */
-static bool
-san_dns_valid(const ASN1_IA5STRING *s)
-{
-  const unsigned char *p = s->data;
-  int i, n = s->length, label = 0;
-
-  if (n >= 2 && p[0] == '*' && p[1] == '.') {
-    p += 2;
-    n -= 2;
-  }
-  if (n == 0 || n > 253)
-    return false;
-
-  for (i = 0; i < n; i++) {
-    if (p[i] == '.') {
-      if (label == 0 || p[i - 1] == '-')
-        return false;
-      label = 0;
-      continue;
-    }
-    if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z')
-          || (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
-      return false;
-    if (label == 0 && p[i] == '-')
-      return false;
-    if (++label > 63)
-      return false;
-  }
-  return label > 0 && p[n - 1] != '-';
-}
-
-/*
- * Key types and sizes the Web PKI allows: RSA with a modulus that is a
- * whole number of octets, EC on P-256, P-384 or P-521, Ed25519.  DSA
- * left the Web PKI long ago.  OpenSSL's auth level already refuses RSA
- * under 2048 bits.
- */
-static const char *
-key_problem(X509 *x)
-{
-  EVP_PKEY *pk = X509_get0_pubkey(x);
-  char curve[64];
-  size_t len;
-
-  if (pk == NULL)
-    return "a certificate's public key does not parse";
-
-  switch (EVP_PKEY_get_base_id(pk)) {
-  case EVP_PKEY_RSA:
-    if (EVP_PKEY_get_bits(pk) % 8 != 0)
-      return "an RSA modulus is not a whole number of octets";
-    return NULL;
-
-  case EVP_PKEY_EC:
-    if (!EVP_PKEY_get_utf8_string_param(pk, "group", curve, sizeof(curve),
-                                        &len))
-      return "an EC key has no named curve";
-    if (strcmp(curve, "prime256v1") != 0 && strcmp(curve, "secp384r1") != 0
-        && strcmp(curve, "secp521r1") != 0)
-      return "an EC key is not on P-256, P-384 or P-521";
-    return NULL;
-
-  case EVP_PKEY_ED25519:
-    return NULL;
-
-  case EVP_PKEY_DSA:
-    return "a DSA key is not allowed on the Web PKI";
-  }
-  return "a public key type is not allowed on the Web PKI";
-}
-
-/*
- * What the Web PKI asks beyond what OpenSSL checked.  Each rule names
- * itself in the detail so that a user, and the conformance run, can tell
- * which one refused the chain.
- */
-static int
-webpki_check(STACK_OF(X509) *chain, pw_host_kind_t kind,
-             pw_decision_t *d)
-{
-  X509 *leaf = sk_X509_value(chain, 0);
-  const ASN1_INTEGER *serial;
-  GENERAL_NAMES *sans;
-  const char *problem;
-  uint32_t xku;
-  int i, dns = 0, ok = 1;
-
-  for (i = 0; i < sk_X509_num(chain); i++) {
-    X509 *x = sk_X509_value(chain, i);
-
-    if (X509_get_version(x) != X509_VERSION_3) {
-      block(d, PW_REASON_BAD_CHAIN, "webpki: ", "a certificate is not v3");
-      return 0;
-    }
-    if ((problem = key_problem(x)) != NULL) {
-      block(d, PW_REASON_WEAK_KEY, "webpki: ", problem);
-      return 0;
-    }
-  }
-
-  if (X509_get_extension_flags(leaf) & EXFLAG_CA) {
-    block(d, PW_REASON_BAD_PURPOSE, "webpki: ",
-          "the leaf is a CA certificate");
-    return 0;
-  }
-
-  /* Baseline Requirements 7.1.2.7.10: serverAuth must be named. */
-  xku = X509_get_extended_key_usage(leaf);
-  if (!(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE)
-      || !(xku & XKU_SSL_SERVER)) {
-    block(d, PW_REASON_BAD_PURPOSE, "webpki: ",
-          "the leaf's extended key usage does not name serverAuth");
-    return 0;
-  }
-
-  serial = X509_get0_serialNumber(leaf);
-  if (serial->type == V_ASN1_NEG_INTEGER || serial->length > PW_SERIAL_MAX
-      || ASN1_INTEGER_get(serial) == 0) {
-    block(d, PW_REASON_BAD_CHAIN, "webpki: ",
-          "the leaf's serial number is not a positive 20-octet integer");
-    return 0;
-  }
-
-  sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
-  for (i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
-    GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
-
-    if (gn->type != GEN_DNS)
-      continue;
-    dns++;
-    if (!san_dns_valid(gn->d.dNSName)) {
-      block(d, PW_REASON_BAD_CHAIN, "webpki: ",
-            "a subjectAltName DNS name is not a valid host name");
-      ok = 0;
-      break;
-    }
-  }
-  GENERAL_NAMES_free(sans);
-
-  /* A name matched, yet the leaf has no DNS name: it was the CN. */
-  if (ok && kind == PW_HOST_NAME && dns == 0) {
-    block(d, PW_REASON_HOSTNAME_MISMATCH, "webpki: ",
-          "the leaf names hosts in its subject CN only, never read");
-    ok = 0;
-  }
-  return ok;
-}
-
 static int
 record_chain(pw_decision_t *d, STACK_OF(X509) *chain, pw_err_t *err)
 {
@@ -472,7 +319,9 @@ pw_verify_chain(const pw_verifier_t *v, const pw_verify_req_t *req,
   STACK_OF(X509) *untrusted = NULL;
   X509_STORE_CTX *ctx = NULL;
   X509_VERIFY_PARAM *param;
+  const char *problem;
   pw_host_kind_t kind;
+  pw_reason_t reason;
   pw_err_t e;
   int n, i, ret = PW_OK;
 
@@ -541,7 +390,7 @@ pw_verify_chain(const pw_verifier_t *v, const pw_verify_req_t *req,
   X509_VERIFY_PARAM_set_time(param, (time_t) d->at);
   /*
    * OpenSSL reads the subject CN only when the leaf has no DNS name in
-   * its subjectAltName; webpki_check() refuses such a leaf, so the CN
+   * its subjectAltName; pw_webpki_problem() refuses such a leaf, so the CN
    * never names the host.  X509_CHECK_FLAG_NEVER_CHECK_SUBJECT would do
    * that too, but it also stops OpenSSL from holding the CN to the CAs'
    * name constraints, and a CN outside them is a mis-issued certificate.
@@ -573,8 +422,12 @@ pw_verify_chain(const pw_verifier_t *v, const pw_verify_req_t *req,
 
   d->valid_until = chain_valid_until(X509_STORE_CTX_get0_chain(ctx));
 
-  if (!webpki_check(X509_STORE_CTX_get0_chain(ctx), kind, d))
+  problem = pw_webpki_problem(X509_STORE_CTX_get0_chain(ctx), kind,
+                              &reason);
+  if (problem != NULL) {
+    block(d, reason, "webpki: ", problem);
     goto done;
+  }
 
   apply_pins(d, req, err);
 

@@ -10,9 +10,11 @@ set -eu
 
 RUN="build-essential pkg-config meson ninja-build ca-certificates openssl
   libssl-dev libsqlite3-dev libuv1-dev libwebsockets-dev
-  libwebsockets-evlib-uv libjansson-dev libidn2-dev libcurl4-openssl-dev
-  libhttp-parser-dev libbrotli-dev zlib1g-dev
+  libwebsockets-evlib-uv libjansson-dev libidn2-dev libpsl-dev publicsuffix
+  libcurl4-openssl-dev libhttp-parser-dev libbrotli-dev zlib1g-dev
   chromium libnss3-tools"
+# publicsuffix: the system's public suffix list, which libpsl reads when
+# it is newer than the one built into the library.
 # chromium and certutil (libnss3-tools): the engine runs the browser for
 # its users, each profile with an NSS database of its own.
 # nodejs runs tests/integration (node:test); Debian 12 gives Node 18,

@@ -46,7 +46,7 @@ certgen_cert(const certgen_spec_t *spec, EVP_PKEY **key)
   EVP_PKEY *k = certgen_key(spec->key), *ikey;
   X509_NAME *name;
   const char *p, *comma;
-  size_t len = 0;
+  size_t len, start;
 
   if (x == NULL || k == NULL)
     goto fail;
@@ -74,14 +74,18 @@ certgen_cert(const certgen_spec_t *spec, EVP_PKEY **key)
   } else {
     add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
     add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-    add_ext(x, issuer, NID_ext_key_usage, "serverAuth");
+    add_ext(x, issuer, NID_ext_key_usage,
+            spec->eku != NULL ? spec->eku : "serverAuth");
   }
+  if (spec->aia != NULL && !add_ext(x, issuer, NID_info_access, spec->aia))
+    goto fail;
 
-  san[0] = '\0';
+  len = start = (size_t) snprintf(san, sizeof(san), "%s",
+                                  spec->san_critical ? "critical," : "");
   for (p = spec->dns; p != NULL && *p != '\0'; p = comma + 1) {
     comma = strchr(p, ',');
     len += (size_t) snprintf(san + len, sizeof(san) - len, "%sDNS:%.*s",
-                             len > 0 ? "," : "",
+                             len > start ? "," : "",
                              (int) (comma ? (size_t) (comma - p)
                                           : strlen(p)), p);
     if (comma == NULL)
@@ -89,8 +93,9 @@ certgen_cert(const certgen_spec_t *spec, EVP_PKEY **key)
   }
   if (spec->ip != NULL)
     len += (size_t) snprintf(san + len, sizeof(san) - len, "%sIP:%s",
-                             len > 0 ? "," : "", spec->ip);
-  if (len > 0 && !add_ext(x, issuer, NID_subject_alt_name, san))
+                             len > start ? "," : "", spec->ip);
+  if ((spec->dns != NULL || spec->ip != NULL)
+      && !add_ext(x, issuer, NID_subject_alt_name, san))
     goto fail;
 
   if (!X509_sign(x, ikey, EVP_get_digestbyname(spec->md ? spec->md

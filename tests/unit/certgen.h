@@ -26,6 +26,9 @@ typedef struct certgen_spec {
   int64_t         not_before;  /* Unix seconds */
   int64_t         not_after;
   const char     *md;          /* "SHA256" unless set, e.g. "SHA1" */
+  const char     *eku;         /* a leaf's EKU, "serverAuth" unless set */
+  int             san_critical;
+  const char     *aia;         /* an authorityInfoAccess, as openssl.cnf */
   X509           *issuer;      /* NULL: self-signed */
   EVP_PKEY       *issuer_key;
 } certgen_spec_t;

@@ -23,7 +23,13 @@ typedef enum breakage {
   B_SHA1_LEAF,         /* the leaf is signed with SHA-1 */
   B_CN_ONLY,           /* the name is in the subject CN, not the SAN */
   B_IP_SAN,            /* the leaf names 192.0.2.7 as an IP SAN */
-  B_PARTIAL_WILDCARD   /* the leaf holds "w*.example.com" */
+  B_PARTIAL_WILDCARD,  /* the leaf holds "w*.example.com" */
+  B_SUFFIX_WILDCARD,   /* the leaf holds "*.co.uk" */
+  B_PRIVATE_WILDCARD,  /* "*.github.io": a private suffix's own */
+  B_ANY_EKU,           /* the leaf's EKU adds anyExtendedKeyUsage */
+  B_CRITICAL_EKU,      /* the leaf's EKU is critical */
+  B_CRITICAL_SAN,      /* a critical SAN beside a subject */
+  B_EMPTY_AIA          /* an authorityInfoAccess with no entry */
 } breakage_t;
 
 typedef enum pinning {
@@ -87,6 +93,18 @@ ParameterizedTestParameters(verify, cases)
       PW_ACTION_BLOCK, PW_REASON_HOSTNAME_MISMATCH, -1 },
     { "partial wildcard is not a wildcard", B_PARTIAL_WILDCARD, P_NONE,
       "www.example.com", PW_ACTION_BLOCK, PW_REASON_HOSTNAME_MISMATCH, -1 },
+    { "wildcard above a public suffix", B_SUFFIX_WILDCARD, P_NONE,
+      "www.co.uk", PW_ACTION_BLOCK, PW_REASON_BAD_CHAIN, -1 },
+    { "wildcard in a private suffix", B_PRIVATE_WILDCARD, P_NONE,
+      "pages.github.io", PW_ACTION_ALLOW, PW_REASON_NO_POLICY, -1 },
+    { "anyExtendedKeyUsage beside serverAuth", B_ANY_EKU, P_NONE,
+      "www.example.com", PW_ACTION_BLOCK, PW_REASON_BAD_PURPOSE, -1 },
+    { "critical extended key usage", B_CRITICAL_EKU, P_NONE,
+      "www.example.com", PW_ACTION_BLOCK, PW_REASON_BAD_CHAIN, -1 },
+    { "critical SAN beside a subject", B_CRITICAL_SAN, P_NONE,
+      "www.example.com", PW_ACTION_BLOCK, PW_REASON_BAD_CHAIN, -1 },
+    { "empty authority information access", B_EMPTY_AIA, P_NONE,
+      "www.example.com", PW_ACTION_BLOCK, PW_REASON_BAD_CHAIN, -1 },
     { "pin on the leaf", B_NONE, P_LEAF, "www.example.com",
       PW_ACTION_ALLOW, PW_REASON_OK, 0 },
     { "pin on the intermediate", B_NONE, P_INTER, "www.example.com",
@@ -204,6 +222,30 @@ ParameterizedTest(vcase_t *c, verify, cases)
     break;
   case B_PARTIAL_WILDCARD:
     leaf.dns = "w*.example.com";
+    remake_leaf(&pki, &leaf);
+    break;
+  case B_SUFFIX_WILDCARD:
+    leaf.dns = "*.co.uk";
+    remake_leaf(&pki, &leaf);
+    break;
+  case B_PRIVATE_WILDCARD:
+    leaf.dns = "*.github.io";
+    remake_leaf(&pki, &leaf);
+    break;
+  case B_ANY_EKU:
+    leaf.eku = "serverAuth,anyExtendedKeyUsage";
+    remake_leaf(&pki, &leaf);
+    break;
+  case B_CRITICAL_EKU:
+    leaf.eku = "critical,serverAuth";
+    remake_leaf(&pki, &leaf);
+    break;
+  case B_CRITICAL_SAN:
+    leaf.san_critical = 1;
+    remake_leaf(&pki, &leaf);
+    break;
+  case B_EMPTY_AIA:
+    leaf.aia = "DER:30:00";
     remake_leaf(&pki, &leaf);
     break;
   }
