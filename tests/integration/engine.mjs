@@ -167,6 +167,9 @@ export function runCli(dir, args, o = {}) {
       clearTimeout(sig);
       resolve({ code: code ?? signal, stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe
+    // first: that is its business, not a failure of the test.
+    proc.stdin.on('error', () => {});
     proc.stdin.end(o.input ?? '');
   });
 }
