@@ -565,14 +565,20 @@ inspect_server(gw_conn_t *c, const char *buf, size_t len)
 
   c->server_seen += len;
 
-  /* Past the hold point everything waits for the decision. */
-  if (c->held_len > 0 || c->tls13 != NULL || c->waiting) {
+  /* TLS 1.3 past the ServerHello: held, and read once decrypted. */
+  if (c->tls13 != NULL || c->waiting) {
     hold(c, buf, len);
     if (c->state == GW_INSPECT)
       feed13(c);
     return;
   }
 
+  /*
+   * The plain reader sees every byte until it knows the outcome: a TLS
+   * 1.2 flight past the hold point reaches the gateway over as many
+   * reads as the network cuts it into, and the Certificate is whole
+   * only at the end of one of them.
+   */
   if (pw_tls_feed(c->tls_server, buf, len, &e) != PW_OK) {
     refuse(c, PW_REASON_BAD_INPUT, e.msg);
     return;

@@ -14,8 +14,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { codes } from '../../ui-bridge/client/pinwarden.js';
 import { freePort, sleep, startEngine, waitFor } from './engine.mjs';
-import { curl, makePki, startMicrosocks, startNginx, startTinyproxy,
-         startTlsFront } from './servers.mjs';
+import { curl, makePki, startDribble, startMicrosocks, startNginx,
+         startTinyproxy, startTlsFront } from './servers.mjs';
 
 let engine;
 let pw;
@@ -169,6 +169,31 @@ describe('pin enforcement', () => {
       await waitFor(() => events.find((e) => e.id === p.id
                                       && e.reason === 'pin_mismatch'),
                     5000, 'the decision event');
+    });
+  }
+
+  // The server's flight reaches the gateway in 200-octet reads.
+  for (const [v, cert] of [['1.3', 'good'], ['1.2', 'good'],
+                           ['1.3', 'impostor'], ['1.2', 'impostor']]) {
+    it(`TLS ${v}: a flight cut into small reads, ${cert} key`, async () => {
+      const s = { '1.3good': site.v13, '1.2good': site.v12,
+                  '1.3impostor': site.imp13,
+                  '1.2impostor': site.imp12 }[v + cert];
+      const slow = await startDribble({ target: s.httpsPort });
+      try {
+        const p = await profile(pinned());
+        const run = await start(p);
+        const r = await get(run, `https://site.test:${slow.port}/`,
+                            { tls: v });
+        if (cert === 'good') {
+          assert.equal(status(r), 200, r.stderr);
+        } else {
+          assert.notEqual(r.code, 0, 'curl fails');
+          assert.equal((await decisions(p))[0].reason, 'pin_mismatch');
+        }
+      } finally {
+        await slow.stop();
+      }
     });
   }
 

@@ -533,3 +533,58 @@ export async function startMicrosocks(o = {}) {
   });
   return { dir, port: srv.port, stop: srv.stop };
 }
+
+/**
+ * A TCP relay in front of target that passes the server's bytes on in
+ * pieces of `piece` octets, one piece per timer tick, so that a reader
+ * behind it gets a TLS flight over many reads, as on a real network.
+ * The client's bytes pass as they come.
+ * @param {{target: number, piece?: number}} o
+ * @returns {Promise<{port: number, stop(): Promise}>}
+ */
+export async function startDribble(o) {
+  const piece = o.piece ?? 200;
+  const socks = new Set();
+  const server = net.createServer((client) => {
+    const up = net.connect(o.target, '127.0.0.1');
+    const queue = [];
+    let timer = null;
+    socks.add(client).add(up);
+    const pump = () => {
+      timer = null;
+      const buf = queue.shift();
+      if (buf === undefined)
+        return;
+      if (buf === null) {
+        client.end();
+        return;
+      }
+      client.write(buf.subarray(0, piece));
+      if (buf.length > piece)
+        queue.unshift(buf.subarray(piece));
+      timer = setTimeout(pump, 1);
+    };
+    const push = (buf) => {
+      queue.push(buf);
+      if (timer === null)
+        timer = setTimeout(pump, 1);
+    };
+    up.on('data', (d) => push(d));
+    up.on('end', () => push(null));
+    client.on('data', (d) => up.write(d));
+    client.on('end', () => up.end());
+    for (const s of [client, up]) {
+      s.on('error', () => { client.destroy(); up.destroy(); });
+      s.on('close', () => socks.delete(s));
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    stop: () => new Promise((resolve) => {
+      for (const s of socks)
+        s.destroy();
+      server.close(resolve);
+    }),
+  };
+}
