@@ -43,6 +43,7 @@ typedef struct pw_api_compiled {
   int64_t                 revision;
   pw_policy_t            *pins;       /* NULL: the profile has none */
   pw_verifier_t          *verifier;   /* NULL: the system store */
+  bool                    floor;      /* a mark, nothing compiled */
   unsigned                refs;
   struct pw_api_compiled *next;       /* most recently used first */
 } pw_api_compiled_t;
@@ -184,8 +185,13 @@ void pw_api__decision_fix(json_t *decision);
 void pw_api__event(pw_api_ctx_t *ctx, const char *topic,
                    const char *profile, json_t *data);
 
-/* Forgets what was compiled for a profile (it changed or went). */
-void pw_api__invalidate(pw_api_t *api, const char *id);
+/*
+ * Forgets what was compiled for a profile (it changed or went).  When
+ * it changed, revision is the one it has now: a running gateway that
+ * still holds an older copy may decide with it until it is told, but
+ * nothing older than revision is cached again.  0 when it went.
+ */
+void pw_api__invalidate(pw_api_t *api, const char *id, int64_t revision);
 
 /* Forgets the compiled default pins (they changed). */
 void pw_api__invalidate_defaults(pw_api_t *api);

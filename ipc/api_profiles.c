@@ -374,7 +374,7 @@ pw_api__profiles_update(void *vctx, const json_t *params, json_t **result,
   ret = pw_profile_apply_json(&p, copy, &e);
   if (ret == PW_OK)
     ret = pw_store_profile_update(ctx->api->store, &p, &e);
-  pw_api__invalidate(ctx->api, p.id);
+  pw_api__invalidate(ctx->api, p.id, p.revision);
   if (ret != PW_OK) {
     pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
     goto done;
@@ -425,7 +425,7 @@ pw_api__profiles_delete(void *vctx, const json_t *params, json_t **result,
   atomic_fetch_sub(&ctx->api->nprofiles, 1);
 
   /* What the profile was allowed goes with it. */
-  pw_api__invalidate(ctx->api, p.id);
+  pw_api__invalidate(ctx->api, p.id, 0);
   pw_api__revoke(ctx->api, p.id);
 
   profile_event(ctx, "deleted", &p);
@@ -710,7 +710,7 @@ sa_commit(pw_api_ctx_t *ctx, pw_profile_t *p, json_t **result,
   int ret;
 
   ret = pw_store_profile_update(ctx->api->store, p, &e);
-  pw_api__invalidate(ctx->api, p->id);
+  pw_api__invalidate(ctx->api, p->id, p->revision);
   if (ret != PW_OK)
     return pw_api__fail(err, ret, &e, PW_RPC_INVALID_POLICY);
 

@@ -71,11 +71,52 @@ unlink_locked(pw_api_t *api, const char *id)
   return NULL;
 }
 
-void
-pw_api__invalidate(pw_api_t *api, const char *id)
+/* Puts c first, as the most recently used; under api->lock. */
+static void
+link_locked(pw_api_t *api, pw_api_compiled_t *c)
 {
+  pw_api_compiled_t **link, *tail;
+
+  c->next = api->compiled;
+  api->compiled = c;
+  api->ncompiled++;
+
+  /* Over the cap, the least recently used goes. */
+  while (api->ncompiled > PW_API_COMPILED_MAX) {
+    for (link = &api->compiled; (*link)->next != NULL;
+         link = &(*link)->next)
+      ;
+    tail = *link;
+    *link = NULL;
+    api->ncompiled--;
+    unref_locked(tail);
+  }
+}
+
+/*
+ * The update ran on the pool while the profile's gateway, on the loop,
+ * may still compile the copy it started with until the "_running" event
+ * reaches it.  The floor left in the cache keeps that older copy out,
+ * so that the cached paths, which find an entry by id alone, never
+ * answer under the old policy.  Without memory for the floor, the entry
+ * is only dropped.
+ */
+void
+pw_api__invalidate(pw_api_t *api, const char *id, int64_t revision)
+{
+  pw_api_compiled_t *floor = NULL;
+
+  if (revision > 0 && (floor = calloc(1, sizeof(*floor))) != NULL) {
+    snprintf(floor->id, sizeof(floor->id), "%s", id);
+    floor->revision = revision;
+    floor->floor = true;
+    floor->refs = 1;
+  }
+
   uv_mutex_lock(&api->lock);
   unref_locked(unlink_locked(api, id));
+  if (floor != NULL)
+    link_locked(api, floor);
   uv_mutex_unlock(&api->lock);
 }
 
@@ -144,26 +185,31 @@ compile(const char *id, const char *name, int64_t revision,
   return PW_OK;
 }
 
-/* The entry of a profile at its revision, compiled when missing. */
+/*
+ * The entry of a profile at its revision, compiled when missing.  An
+ * entry older than what the cache knows of the profile is compiled for
+ * the caller alone and never cached (pw_api__invalidate() says why).
+ */
 static int
 profile_entry(pw_api_t *api, const pw_profile_t *p, pw_api_compiled_t **out,
               pw_err_t *e)
 {
-  pw_api_compiled_t *c, *tail, **link;
+  pw_api_compiled_t *c, *known;
   int ret;
 
   uv_mutex_lock(&api->lock);
-  c = unlink_locked(api, p->id);
-  if (c != NULL && c->revision == p->revision) {
-    c->next = api->compiled;
-    api->compiled = c;
-    api->ncompiled++;
-    c->refs++;
-    *out = c;
+  known = unlink_locked(api, p->id);
+  if (known != NULL && !known->floor && known->revision == p->revision) {
+    known->refs++;
+    link_locked(api, known);
     uv_mutex_unlock(&api->lock);
+    *out = known;
     return PW_OK;
   }
-  unref_locked(c);
+  if (known != NULL && known->revision > p->revision)
+    link_locked(api, known);
+  else
+    unref_locked(known);
   uv_mutex_unlock(&api->lock);
 
   /* Compiling may take a while (roots, many sets): not under the lock. */
@@ -172,21 +218,13 @@ profile_entry(pw_api_t *api, const pw_profile_t *p, pw_api_compiled_t **out,
     return ret;
 
   uv_mutex_lock(&api->lock);
-  unref_locked(unlink_locked(api, p->id));
-  c->next = api->compiled;
-  api->compiled = c;
-  api->ncompiled++;
-  c->refs++;
-
-  /* Over the cap, the least recently used goes. */
-  while (api->ncompiled > PW_API_COMPILED_MAX) {
-    for (link = &api->compiled; (*link)->next != NULL;
-         link = &(*link)->next)
-      ;
-    tail = *link;
-    *link = NULL;
-    api->ncompiled--;
-    unref_locked(tail);
+  known = unlink_locked(api, p->id);
+  if (known != NULL && known->revision > p->revision) {
+    link_locked(api, known);
+  } else {
+    unref_locked(known);
+    c->refs++;
+    link_locked(api, c);
   }
   uv_mutex_unlock(&api->lock);
 
@@ -529,7 +567,7 @@ find_locked(pw_api_t *api, const char *ref)
   for (c = api->compiled; c != NULL; c = c->next) {
     if (strcmp(c->id, ref) == 0
         || (c->name != NULL && strcasecmp(c->name, ref) == 0))
-      return c;
+      return c->floor ? NULL : c;
   }
   return NULL;
 }

@@ -1,6 +1,7 @@
 #include "tests/unit/api_fixture.h"
 
 #include "engine/rfc3339.h"
+#include "ipc/api_int.h"
 
 TestSuite(api_verify, .init = fx_init, .fini = fx_fini);
 
@@ -234,6 +235,88 @@ Test(api_verify, verify_cached)
   free(leaf);
   free(id);
   free(other_id);
+  certgen_pki_free(&pki);
+}
+
+/* What a running gateway decides for leaf with its copy of a profile. */
+static void
+gateway_decide(const pw_profile_t *p, X509 *leaf, const char *reason)
+{
+  const unsigned char *der[1];
+  unsigned char *buf = NULL;
+  pw_decision_t d;
+  pw_err_t e = { 0 };
+  int len[1];
+
+  len[0] = i2d_X509(leaf, &buf);
+  cr_assert_gt(len[0], 0);
+  der[0] = buf;
+  pw_decision_init(&d);
+  cr_assert_eq(pw_api_gateway_decide(fx.api, p, "www.example.com", 443,
+                                     der, len, 1, &d, &e), PW_OK, "%s",
+               e.msg);
+  cr_assert_str_eq(pw_reason_name(d.reason), reason, "%s", d.detail);
+  pw_decision_clear(&d);
+  OPENSSL_free(buf);
+}
+
+/*
+ * A running gateway holds the profile as it started until the engine
+ * tells it of an update; what it compiles from that older copy in the
+ * meantime must not become what the cached paths answer with.
+ */
+Test(api_verify, stale_copy_not_cached)
+{
+  char pin[PW_PIN_TEXT_MAX], *id, *leaf, *text;
+  json_t *params, *r, *cached = NULL;
+  pw_rpc_error_t rerr;
+  certgen_pki_t pki;
+  pw_profile_t old;
+
+  pki_now(&pki);
+  pin_of(pki.leaf, pin);
+  id = pinned_profile("stale", pki.root, PIN_A);
+  leaf = b64_der(pki.leaf);
+  params = json_pack("{s:s, s:s, s:[s]}", "id", "stale", "host",
+                     "www.example.com", "chain", leaf);
+  text = json_dumps(params, 0);
+
+  pw_profile_init(&old);
+  memset(&rerr, 0, sizeof(rerr));
+  cr_assert_eq(pw_api__load_ref(&fx.ctx, "stale", &old, &rerr), 0);
+
+  r = ok("verify.chain", "%s", text);
+  cr_assert_str_eq(str(r, "reason"), "pin_mismatch");
+  json_decref(r);
+
+  json_decref(ok("profiles.update", "{\"id\": \"stale\", \"revision\": 1, "
+                 "\"patch\": {\"pins\": [{\"pattern\": \"www.example.com\", "
+                 "\"pins\": [\"%s\", \"" PIN_B "\"]}]}}", pin));
+
+  /* The gateway, not told yet, decides with its copy of revision 1. */
+  gateway_decide(&old, pki.leaf, "pin_mismatch");
+  cr_assert(!pw_api_verify_cached(fx.api, &fx.session, params, &cached),
+            "the cache answers under the revision the update replaced");
+
+  r = ok("verify.chain", "%s", text);
+  cr_assert_str_eq(str(r, "reason"), "ok", "%s", json_dumps(r, 0));
+  json_decref(r);
+  cr_assert(pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  cr_assert_str_eq(str(cached, "reason"), "ok");
+
+  /* Its older copy still decides, for the gateway alone. */
+  gateway_decide(&old, pki.leaf, "pin_mismatch");
+  json_decref(cached);
+  cached = NULL;
+  cr_assert(pw_api_verify_cached(fx.api, &fx.session, params, &cached));
+  cr_assert_str_eq(str(cached, "reason"), "ok");
+
+  json_decref(cached);
+  json_decref(params);
+  pw_profile_clear(&old);
+  free(text);
+  free(leaf);
+  free(id);
   certgen_pki_free(&pki);
 }
 
