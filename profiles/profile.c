@@ -4,6 +4,7 @@
  */
 #include "profiles/profile_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,20 @@ read_sa(const json_t *v, pw_profile_t *p, pw_err_t *err)
 }
 
 /* Reads one key of the input into p; a failure leaves p usable. */
+/* A UUID's shape, in either case. */
+static bool
+uuid_shaped(const char *s)
+{
+  char lower[PW_PROFILE_ID_LEN];
+  size_t i, n = strlen(s);
+
+  if (n != PW_PROFILE_ID_LEN - 1)
+    return false;
+  for (i = 0; i <= n; i++)
+    lower[i] = (char) tolower((unsigned char) s[i]);
+  return pw_profile_id_valid(lower);
+}
+
 static int
 read_key(pw_profile_t *p, const char *key, const json_t *v, int src,
          pw_err_t *err)
@@ -137,6 +152,15 @@ read_key(pw_profile_t *p, const char *key, const json_t *v, int src,
 
   if (strcmp(key, "name") == 0) {
     ret = pw_profile__text("name", v, PW_PROFILE_NAME_MAX, &s, err);
+    /*
+     * A profile is named by its id or its name wherever it is named, so
+     * a name that reads as a UUID would stand for two profiles.
+     */
+    if (ret == PW_OK && src != SRC_STORED && uuid_shaped(s)) {
+      free(s);
+      ret = pw_err_set(err, PW_EINVAL, "name: must not be a UUID, which "
+                       "would read as a profile's id");
+    }
     if (ret == PW_OK) {
       free(p->name);
       p->name = s;

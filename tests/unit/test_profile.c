@@ -74,6 +74,13 @@ static const struct doc_case doc_cases[] = {
     "89012345678901234567890123456789012345678901234567890123456789012345"
     "678\"}", PW_EINVAL, "name: longer than 128" },
 
+  /* A name that reads as an id would name two profiles. */
+  { "{\"name\":\"9b2f0c1e-1111-4222-8333-444455556666\"}", PW_EINVAL,
+    "name: must not be a UUID" },
+  { "{\"name\":\"9B2F0C1E-1111-4222-8333-444455556666\"}", PW_EINVAL,
+    "name: must not be a UUID" },
+  { "{\"name\":\"9b2f0c1e-1111-4222-8333-44445555666\"}", PW_OK, NULL },
+
   /* A line break in a name would forge lines in a log. */
   { "{\"name\":\"a\\nb\"}", PW_EINVAL, "name: holds a control" },
 
