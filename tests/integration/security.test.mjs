@@ -5,13 +5,16 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync,
+         statSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { codes } from '../../ui-bridge/client/pinwarden.js';
-import { freePort, PINWARDEN, sleep, startEngine } from './engine.mjs';
+import { freePort, PINWARDEN, sleep, startEngine,
+         waitFor } from './engine.mjs';
 import { encodeFrame, FrameParser, OP, upgrade } from './ws.mjs';
 
 let engine;
@@ -436,6 +439,92 @@ describe('one engine per data folder', () => {
     assert.equal(info.pid, engine.proc.pid, 'engine.json was taken over');
     await stillServes();
   });
+});
+
+/** Runs `pinwarden serve` with args until it exits (10 s at most). */
+function serveExit(args) {
+  return new Promise((resolve) => {
+    const p = spawn(PINWARDEN, ['serve', ...args],
+                    { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stderr.on('data', (d) => { out += d; });
+    const kill = setTimeout(() => p.kill('SIGKILL'), 10000);
+    p.on('exit', (code, signal) => {
+      clearTimeout(kill);
+      resolve({ code: code ?? signal, out });
+    });
+  });
+}
+
+describe('the daemon\'s files, signals and log', () => {
+  it('the token file is 0600; engine.json says where it listens', () => {
+    const mode = statSync(path.join(engine.dir, 'token')).mode & 0o777;
+    assert.equal(mode, 0o600, `token has mode ${mode.toString(8)}`);
+    assert.match(engine.token, /^[0-9a-f]{64}$/, '256 random bits');
+    const info = JSON.parse(readFileSync(path.join(engine.dir,
+                                                   'engine.json'), 'utf8'));
+    assert.equal(info.listen, `127.0.0.1:${engine.port}`);
+    assert.equal(info.pid, engine.proc.pid);
+    assert.equal(typeof info.version, 'string');
+  });
+
+  for (const host of ['0.0.0.0', '192.0.2.1']) {
+    it(`--listen ${host} is refused without --listen-insecure-any`,
+       async () => {
+         const port = await freePort();
+         const dir = path.join(engine.dir, `other-${host}`);
+         const r = await serveExit(['--data-dir', dir, '--listen',
+                                    `${host}:${port}`]);
+         assert.notEqual(r.code, 0);
+         assert.match(r.out, /listen-insecure-any/);
+         assert.equal(existsSync(path.join(dir, 'engine.json')), false);
+       });
+  }
+
+  it('SIGINT stops it cleanly', async () => {
+    const e = await startEngine();
+    e.proc.kill('SIGINT');
+    await e.stop();
+  });
+
+  it('SIGHUP reopens the log file; no secret is ever written to it',
+     async () => {
+       const dir = mkdtempSync(path.join(tmpdir(), 'pw-log-'));
+       const log = path.join(dir, 'engine.log');
+       const e = await startEngine({ args: ['--log', log,
+                                            '--log-level', 'debug'] });
+       const wrong = 'f'.repeat(64);
+       const password = 'pw-Secret-4711';
+       try {
+         assert.ok(existsSync(log), 'the log file is written');
+         renameSync(log, `${log}.1`);
+         e.proc.kill('SIGHUP');
+
+         // A wrong token, a proxy password: logged about, never shown.
+         await assert.rejects(e.client({ token: wrong }).then(
+           (c) => c.call('engine.status')));
+         const pw = await e.client();
+         const p = await pw.call('profiles.create', {
+           name: 'logged', proxy: `http://u:${password}@127.0.0.1:9`,
+         });
+         await pw.call('profiles.update', { id: p.id,
+                                            revision: p.revision,
+                                            patch: { tags: ['t'] } });
+         await pw.close();
+
+         const text = () => (existsSync(log) ? readFileSync(log, 'utf8')
+                                             : '');
+         await waitFor(() => /level=/.test(text()), 5000,
+                       'a line in the reopened log');
+         const all = readFileSync(`${log}.1`, 'utf8') + text();
+         for (const secret of [e.token, wrong, password])
+           assert.equal(all.includes(secret), false,
+                        `the log holds ${secret}`);
+       } finally {
+         await e.stop();
+         rmSync(dir, { recursive: true, force: true });
+       }
+     });
 });
 
 // Peers at fault are logged at info or warn: an error is the engine's.
