@@ -316,6 +316,57 @@ describe('editing profiles', () => {
                   UI_MS, 'one row by name');
     await page.getByRole('search').getByLabel('Name').fill('');
   });
+
+  it('works from the keyboard alone', async () => {
+    const p = await create();
+    await row(page, p.name).waitFor();
+    await page.evaluate(() => document.activeElement?.blur());
+
+    /** Presses Tab until the focused element's name is name. */
+    const tabTo = async (name) => {
+      for (let i = 0; i < 200; i++) {
+        await page.keyboard.press('Tab');
+        // Its accessible name, as far as this page gives names.
+        const at = await page.evaluate(() => {
+          const el = document.activeElement;
+          if (el === null)
+            return null;
+          if (el.getAttribute('aria-label'))
+            return el.getAttribute('aria-label');
+          const label = el.labels?.[0]?.cloneNode(true);
+          if (!label)
+            return el.textContent.trim();
+          for (const n of label.querySelectorAll('[aria-hidden="true"]'))
+            n.remove();
+          return label.textContent.trim();
+        });
+        if (at === name)
+          return;
+      }
+      throw new Error(`Tab never reached ${name}`);
+    };
+
+    await tabTo('Name');
+    await page.keyboard.type(p.name);
+    await waitFor(async () => (await page.getByRole('row').count()) === 2,
+                  UI_MS, 'the search to leave one row');
+    await tabTo('Secure Access');
+    await page.keyboard.press('Space');
+    await waitFor(async () => (await pw.call('profiles.get', { id: p.id }))
+      .secure_access.enabled, UI_MS, 'Secure Access on in the engine');
+
+    await tabTo(`Edit ${p.name}`);
+    await page.keyboard.press('Enter');
+    const dlg = page.getByRole('dialog');
+    await dlg.waitFor();
+    assert.ok(await dlg.evaluate((d) => d.contains(document.activeElement)),
+              'the focus moves into the dialog');
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'hidden' });
+
+    await page.getByRole('search').getByLabel('Name').fill('');
+    await pw.call('profiles.delete', { id: p.id });
+  });
 });
 
 describe('running profiles', () => {
