@@ -78,6 +78,7 @@ struct gw_conn {
   bool              waiting;       /* a key-log wait is out */
   uint64_t          wait_id;
   bool              pinned;
+  bool              sa_tls;        /* Secure Access holds it to TLS */
   uint64_t          inspect_at;    /* uv_now when inspection began */
   char              name[PW_HOST_MAX];  /* the host the decision is for */
 };

@@ -21,8 +21,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
+
+#include "engine/secure.h"
 
 /* ---- reading and writing ------------------------------------------ */
 
@@ -636,9 +639,30 @@ inspect_client(gw_conn_t *c, const char *buf, size_t len)
 /* ---- the tunnel ---------------------------------------------------- */
 
 /*
+ * Whether Secure Access wants this tunnel to carry TLS.  Loopback hosts
+ * and the profile's exceptions in force pass as they do for clear-text
+ * requests (pw_sa_decide_url); a host that does not normalise is held
+ * to TLS, the safe side.
+ */
+static bool
+sa_wants_tls(const gw_conn_t *c)
+{
+  const pw_sa_t *sa = &c->gw->profile.sa;
+  char host[PW_HOST_MAX];
+  pw_err_t e = { 0, "" };
+
+  if (!sa->enabled)
+    return false;
+  if (pw_host_normalize(c->host, host, NULL, &e) != PW_OK)
+    return true;
+  return !pw_host_is_loopback(host)
+         && !pw_sa_is_exception(sa, host, (int64_t) time(NULL));
+}
+
+/*
  * The tunnel is open (the client heard 200).  A host that is pinned, or
- * a profile with Secure Access on, has its first client bytes looked
- * at; any other tunnel is a plain pump from the first byte.
+ * one Secure Access holds to TLS, has its first client bytes looked at;
+ * any other tunnel is a plain pump from the first byte.
  */
 void
 gw_tunnel_start(gw_conn_t *c)
@@ -648,7 +672,8 @@ gw_tunnel_start(gw_conn_t *c)
   gw->stats.tunnels++;
   snprintf(c->name, sizeof(c->name), "%s", c->host);
   c->pinned = gw->hooks.pinned(gw->hooks.data, &gw->profile, c->host);
-  c->state = c->pinned || gw->profile.sa.enabled ? GW_SNIFF : GW_PUMP;
+  c->sa_tls = sa_wants_tls(c);
+  c->state = c->pinned || c->sa_tls ? GW_SNIFF : GW_PUMP;
   gw_read_client(c, true);
   gw_read_server(c, true);
 }
@@ -678,7 +703,7 @@ gw_tunnel_client_data(gw_conn_t *c, const char *buf, size_t len)
   if (probe == PW_TLS_PROBE_MORE)
     return;
   if (probe == PW_TLS_PROBE_NO) {
-    if (c->gw->profile.sa.enabled)
+    if (c->sa_tls)
       refuse(c, PW_REASON_SA_BLOCK,
              "Secure Access: the tunnel did not begin with a TLS "
              "ClientHello");

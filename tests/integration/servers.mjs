@@ -588,3 +588,29 @@ export async function startDribble(o) {
     }),
   };
 }
+
+/**
+ * A plain TCP origin on loopback, for tunnels whose bytes the gateway
+ * does not inspect: each connection goes to serve(socket).  Sockets are
+ * half-open (allowHalfOpen), so that serve decides when its side ends.
+ * @param {(sock: net.Socket) => void} serve
+ * @returns {Promise<{port: number, stop(): Promise}>}
+ */
+export async function startOrigin(serve) {
+  const socks = new Set();
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    socks.add(sock);
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => socks.delete(sock));
+    serve(sock);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    stop: () => new Promise((resolve) => {
+      for (const s of socks)
+        s.destroy();
+      server.close(resolve);
+    }),
+  };
+}
