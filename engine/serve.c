@@ -324,7 +324,11 @@ begin_stop(serve_t *s, const char *why)
     run_stopped(s);
 }
 
-/* A browser started or ended: logged and announced. */
+/*
+ * A browser started or ended: logged and announced.  Whether its
+ * profile still runs is the runner's to say (pw_api_attach_runner):
+ * the gateway and the lock outlive the browser's end.
+ */
 static void
 on_browser(void *data, const char *id, json_t *ev)
 {
@@ -336,8 +340,6 @@ on_browser(void *data, const char *id, json_t *ev)
          (long long) json_integer_value(json_object_get(ev, "pid")),
          (long long) json_integer_value(json_object_get(ev, "status")),
          (long long) json_integer_value(json_object_get(ev, "signal")));
-  if (strcmp(state, "started") != 0)
-    pw_api_running_set(s->api, id, false);
   if (s->ipc != NULL)
     pw_ipc_publish(s->ipc, PW_TOPIC_BROWSER, id, ev);
   json_decref(ev);

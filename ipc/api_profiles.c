@@ -410,9 +410,11 @@ pw_api__profiles_delete(void *vctx, const json_t *params, json_t **result,
                      err) != 0
       || pw_api__load(ctx, params, &p, err) != 0)
     goto done;
+  /* Starting and stopping count: the folder is in use until stopped. */
   if (pw_api__is_running(ctx->api, p.id)) {
     pw_rpc_fail(err, PW_RPC_CONFLICT, NULL,
-                "profile '%s' runs: stop it first (profiles.stop)", p.name);
+                "profile '%s' runs: stop it first (profiles.stop) and "
+                "wait for the stop's answer", p.name);
     goto done;
   }
 

@@ -19,13 +19,11 @@
 /* What the first half hands the second: never sent to a client. */
 #define FIRST_KEY "profile"
 
-void
-pw_api_attach_runner(pw_api_t *api, pw_run_t *run)
-{
-  api->run = run;
-}
-
-/* Kept on the loop as profiles start and stop, read by the pool. */
+/*
+ * Kept on the loop as profiles start and stop, read by the pool.  A
+ * failed insert (out of memory) leaves the profile deletable while it
+ * runs; there is no answer to refuse at that point.
+ */
 void
 pw_api_running_set(pw_api_t *api, const char *id, bool on)
 {
@@ -35,7 +33,29 @@ pw_api_running_set(pw_api_t *api, const char *id, bool on)
   else
     json_object_del(api->running_ids, id);
   uv_mutex_unlock(&api->names_lock);
-  atomic_store(&api->nrunning, (int) pw_run_count(api->run));
+  atomic_store(&api->nrunning,
+               api->run != NULL ? (int) pw_run_count(api->run) : 0);
+}
+
+static void
+on_live(void *data, const char *id, bool on)
+{
+  pw_api_running_set(data, id, on);
+}
+
+/*
+ * A profile counts as running from the moment the runner takes its
+ * start until its browser, gateway and lock are gone, which the runner
+ * tells: a delete in between would remove the folder under Chromium.
+ * Store calls run one at a time and the loop's half of a start begins
+ * before the next one is queued, so a delete after a start sees it.
+ */
+void
+pw_api_attach_runner(pw_api_t *api, pw_run_t *run)
+{
+  api->run = run;
+  if (run != NULL)
+    pw_run_watch(run, on_live, api);
 }
 
 bool
@@ -188,7 +208,6 @@ started(void *data, int status, const char *message,
   if (status != PW_OK) {
     pw_rpc_fail(&err, run_code(status), NULL, "%s", message);
   } else {
-    pw_api_running_set(t->api, info->id, true);
     result = json_pack("{s:s, s:s}", "gateway", info->gateway, "keylog",
                        info->keylog);
     if (result != NULL && info->devtools != NULL) {
@@ -245,11 +264,9 @@ then_stop(pw_api_t *api, const json_t *first, then_req_t *t,
 {
   const char *id = json_string_value(json_object_get(first, "id"));
 
-  if (id == NULL || pw_run_stop(api->run, id, stopped, t) != PW_OK) {
+  /* Still running until stopped() is called: the runner clears it. */
+  if (id == NULL || pw_run_stop(api->run, id, stopped, t) != PW_OK)
     pw_rpc_fail(err, PW_RPC_NOT_FOUND, NULL, "the profile does not run");
-    return;
-  }
-  pw_api_running_set(api, id, false);
 }
 
 void

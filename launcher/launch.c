@@ -26,21 +26,24 @@
 
 /*
  * Switches the launcher sets, or that would undo what it sets (another
- * proxy, no proxy, certificate errors ignored, a second DevTools
- * channel): an extra argument may set none of them.
+ * proxy, no proxy, names mapped past the gateway, certificate errors
+ * ignored, a second DevTools channel, files written outside the
+ * profile's folder): an extra argument may set none of them.  A name
+ * ending in '*' stands for every switch it begins, so that a proxy or
+ * DevTools switch of a later Chromium is refused too.
  */
 static const char *const OWNED[] = {
-  "user-data-dir", "proxy-server", "proxy-bypass-list", "ssl-key-log-file",
-  "host-resolver-rules", "webrtc-ip-handling-policy",
-  "force-webrtc-ip-handling-policy", "remote-debugging-port",
-  "remote-debugging-address", "no-first-run", "no-default-browser-check",
+  "user-data-dir", "proxy-*", "ssl-key-log-file", "host-resolver-rules",
+  "host-rules", "webrtc-ip-handling-policy",
+  "force-webrtc-ip-handling-policy", "remote-debugging-*",
+  "no-first-run", "no-default-browser-check",
   "disable-background-networking", "disable-sync",
   "disable-component-update", "password-store", "use-mock-keychain",
   "headless", "no-sandbox", "lang", "accept-lang", "user-agent",
   "window-size", "load-extension", "disable-extensions-except",
-  "no-proxy-server", "proxy-pac-url", "proxy-auto-detect",
-  "remote-debugging-pipe", "ignore-certificate-errors",
-  "ignore-certificate-errors-spki-list",
+  "no-proxy-server", "ignore-certificate-errors",
+  "ignore-certificate-errors-spki-list", "disk-cache-dir",
+  "log-net-log", "crash-dumps-dir",
 };
 
 /* What the browser keeps of the engine's environment: the display. */
@@ -175,6 +178,17 @@ switch_name(const char *arg, size_t *len)
   return arg;
 }
 
+/* Whether name (len bytes, no dashes) is own, or begins it for "x-*". */
+static bool
+owned_match(const char *own, const char *name, size_t len)
+{
+  size_t n = strlen(own);
+
+  if (n > 0 && own[n - 1] == '*')
+    return len >= n - 1 && memcmp(own, name, n - 1) == 0;
+  return n == len && memcmp(own, name, len) == 0;
+}
+
 static int
 check_extra(const char *arg, pw_err_t *err)
 {
@@ -186,10 +200,11 @@ check_extra(const char *arg, pw_err_t *err)
     return PW_OK;
 
   for (i = 0; i < sizeof(OWNED) / sizeof(OWNED[0]); i++) {
-    if (strlen(OWNED[i]) == len && memcmp(OWNED[i], name, len) == 0)
+    if (owned_match(OWNED[i], name, len))
       return pw_err_set(err, PW_EINVAL,
-                        "browser argument --%s: the launcher sets it",
-                        OWNED[i]);
+                        "browser argument --%.*s: the launcher sets it "
+                        "or it would undo what the launcher sets",
+                        (int) len, name);
   }
   return PW_OK;
 }
@@ -243,7 +258,15 @@ pw_launch_argv(const pw_launch_opts_t *o, char ***argv, pw_err_t *err)
   if (rc != PW_OK)
     return rc;
 
-  /* The list of --disable-extensions-except is comma-separated. */
+  /*
+   * The list of --disable-extensions-except is comma-separated; the
+   * engine's extension is loaded from inside the profile's folder, so
+   * that folder's path must have none either.
+   */
+  if (o->extension_src != NULL && strchr(o->profile_dir, ',') != NULL)
+    return pw_err_set(err, PW_EINVAL, "extension folder %s/extension: "
+                      "has a comma (move the engine's data folder)",
+                      o->profile_dir);
   if (o->extension != NULL && strchr(o->extension, ',') != NULL)
     return pw_err_set(err, PW_EINVAL, "extension folder %s: has a comma",
                       o->extension);

@@ -99,9 +99,13 @@ typedef void (*pw_launch_exit_cb)(void *data, int64_t status, int signal,
  * extra switches: none may set what the launcher sets (the proxy, the
  * user data folder, the key-log file, the DevTools port, the resolver
  * rules, and every other switch of the list in launch.c) nor turn the
- * proxy or certificate checks off (--no-proxy-server, --proxy-pac-url,
- * --ignore-certificate-errors...), PW_EINVAL naming the switch.
- * Chromium reads "-x" as "--x", so both spellings are checked.
+ * proxy or certificate checks off (--no-proxy-server, any --proxy-*,
+ * --host-rules, --ignore-certificate-errors...) nor write files
+ * outside the profile's folder (--disk-cache-dir, --log-net-log...),
+ * PW_EINVAL naming the switch.  Chromium reads "-x" as "--x", so both
+ * spellings are checked.  With the engine's extension, a profile folder
+ * whose path has a comma is PW_EINVAL (it would split the extension
+ * list).
  */
 int pw_launch_argv(const pw_launch_opts_t *opts, char ***argv,
                    pw_err_t *err);

@@ -73,6 +73,8 @@ struct pw_run {
   entry_t        *entries;
   unsigned        count;
   bool            closing;
+  void          (*watch)(void *data, const char *id, bool on);
+  void           *watch_data;
   void          (*done)(void *data);
   void           *done_data;
 };
@@ -103,6 +105,23 @@ unsigned
 pw_run_count(const pw_run_t *run)
 {
   return run->count;
+}
+
+void
+pw_run_watch(pw_run_t *run, void (*cb)(void *data, const char *id, bool on),
+             void *data)
+{
+  run->watch = cb;
+  run->watch_data = data;
+}
+
+static void
+watch(entry_t *e, bool on)
+{
+  pw_run_t *run = e->run;
+
+  if (run->watch != NULL)
+    run->watch(run->watch_data, e->id, on);
 }
 
 static waiter_t *
@@ -199,6 +218,13 @@ entry_free(entry_t *e)
   unlink_entry(run, e);
   if (e->lock_fd >= 0)
     close(e->lock_fd);
+
+  /* Each start is answered once, whichever way the entry ended. */
+  answer(e, &e->starts, PW_EIO, "the profile ended before it was ready");
+  answer(e, &e->answers, PW_EIO, "the profile ended before the answer");
+
+  /* Only now may the profile's folder go (profiles.delete). */
+  watch(e, false);
   for (w = take(&e->stops); w != NULL; w = next) {
     next = w->next;
     if (w->stopped != NULL)
@@ -288,10 +314,16 @@ on_browser_exit(void *data, int64_t status, int signal, bool asked)
   event(e, state, json_pack("{s:i, s:I, s:i}", "pid", e->pid, "status",
                             (json_int_t) status, "signal", signal));
 
-  /* On its own: what waits to start hears why, and the rest closes. */
+  /*
+   * On its own: what waits to start hears why, a start of the ready
+   * profile still waiting for its turn too (its timer closes below),
+   * and the rest closes.
+   */
   if (e->state != ST_STOPPING) {
     answer(e, &e->starts, PW_EIO, "the browser exited before it was "
            "ready");
+    answer(e, &e->answers, PW_EIO, "the browser ended; start the "
+           "profile again");
     e->state = ST_STOPPING;
   }
   close_rest(e);
@@ -483,6 +515,7 @@ pw_run_start(pw_run_t *run, const pw_profile_t *p,
   e->next = run->entries;
   run->entries = e;
   run->count++;
+  watch(e, true);
 
   ret = lock_profile(run, e, err);
   if (ret == PW_OK) {

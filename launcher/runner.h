@@ -93,6 +93,17 @@ int pw_run_start(pw_run_t *run, const pw_profile_t *p,
 int pw_run_stop(pw_run_t *run, const char *id, pw_run_stopped_cb cb,
                 void *data);
 
+/*
+ * Tells cb when a profile's entry begins (on true: a start was taken,
+ * before its answer) and when it is gone (on false: its browser has
+ * exited, its gateway is closed and its lock released, before the
+ * stops' callbacks).  In between, the profile's folder is in use and
+ * must not be removed.  One watcher; NULL for none.
+ */
+void pw_run_watch(pw_run_t *run,
+                  void (*cb)(void *data, const char *id, bool on),
+                  void *data);
+
 /* Whether a profile runs or starts. */
 bool pw_run_running(const pw_run_t *run, const char *id);
 

@@ -630,6 +630,38 @@ describe("a browser's life", () => {
     await assert.rejects(pw.call('profiles.get', { id: p.id }),
                          (e) => e.code === codes.NOT_FOUND);
   });
+
+  // Store calls run one at a time, in order, and a start's second half
+  // begins before the next call is run: a delete in a start's batch
+  // comes while the browser starts, one in a stop's batch while it
+  // stops.  Both must leave the folder alone; once the stop answered,
+  // the purge goes through.
+  it('a starting or stopping profile cannot be deleted', async () => {
+    const p = await profile();
+    const purge = ['profiles.delete', { id: p.id, purge: true }];
+    const dir = path.dirname(userDataDir(p));
+    started.add(p.id);
+    const cases = [
+      // While the browser starts: the start is answered as usual.
+      ['profiles.start', { id: p.id, headless: true }],
+      // While it stops: the stop is answered once all is closed.
+      ['profiles.stop', { id: p.id }],
+    ];
+    for (const call of cases) {
+      const [first, del] = await pw.batch([call, purge]);
+      assert.equal(first.error, undefined, `${call[0]}: ` +
+                   JSON.stringify(first.error));
+      assert.equal(del.error?.code, codes.CONFLICT,
+                   `delete during ${call[0]}: ${JSON.stringify(del)}`);
+      assert.ok(existsSync(dir), `${dir} after ${call[0]}`);
+    }
+    started.delete(p.id);
+
+    await pw.call(...purge);
+    assert.equal(existsSync(dir), false, `${dir} purged`);
+    await assert.rejects(pw.call('profiles.get', { id: p.id }),
+                         (e) => e.code === codes.NOT_FOUND);
+  });
 });
 
 /** Runs a Node script to its end (killed after a minute). */

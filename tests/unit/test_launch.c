@@ -172,11 +172,13 @@ typedef struct refuse_case {
   const char *ext;
   int         rc;
   const char *says;        /* in the message, when refused */
+  const char *dir;         /* the profile's folder; NULL: "/p" */
+  const char *src;         /* the engine's extension, or NULL */
 } refuse_case_t;
 
 #define OWN(s) \
-  { "--" s, NULL, NULL, PW_EINVAL, s }, \
-  { "--" s "=v", NULL, NULL, PW_EINVAL, s }
+  { "--" s, NULL, NULL, PW_EINVAL, s, NULL, NULL }, \
+  { "--" s "=v", NULL, NULL, PW_EINVAL, s, NULL, NULL }
 
 static const refuse_case_t REFUSE_CASES[] = {
   /* Each switch the launcher sets, bare and with a value. */
@@ -194,24 +196,45 @@ static const refuse_case_t REFUSE_CASES[] = {
   OWN("no-proxy-server"), OWN("proxy-pac-url"), OWN("proxy-auto-detect"),
   OWN("remote-debugging-pipe"), OWN("ignore-certificate-errors"),
   OWN("ignore-certificate-errors-spki-list"),
+  /* Names mapped past the gateway's upstream. */
+  OWN("host-rules"),
+  /* Every proxy and DevTools switch, also ones Chromium adds later. */
+  OWN("proxy-server-x"), OWN("proxy-"), OWN("remote-debugging-socket-name"),
+  OWN("remote-debugging-targets"),
+  /* Files written outside the profile's folder. */
+  OWN("disk-cache-dir"), OWN("log-net-log"), OWN("crash-dumps-dir"),
   /* Chromium reads one dash as two. */
-  { "-proxy-server=http://evil:1", NULL, NULL, PW_EINVAL, "proxy-server" },
+  { "-proxy-server=http://evil:1", NULL, NULL, PW_EINVAL, "proxy-server",
+    NULL, NULL },
+  { "-host-rules=MAP * 1.2.3.4", NULL, NULL, PW_EINVAL, "host-rules",
+    NULL, NULL },
   /* Names are case-sensitive, and a longer name is another switch. */
-  { "--Proxy-Server=x", NULL, NULL, PW_OK, NULL },
-  { "--proxy-server-x", NULL, NULL, PW_OK, NULL },
-  { "--force-dark-mode", NULL, NULL, PW_OK, NULL },
+  { "--Proxy-Server=x", NULL, NULL, PW_OK, NULL, NULL, NULL },
+  { "--host-rules-x", NULL, NULL, PW_OK, NULL, NULL, NULL },
+  { "--user-data-dir-x", NULL, NULL, PW_OK, NULL, NULL, NULL },
+  { "--force-dark-mode", NULL, NULL, PW_OK, NULL, NULL, NULL },
+  /* A prefix needs all of itself: "proxy" alone is not "proxy-*". */
+  { "--proxy", NULL, NULL, PW_OK, NULL, NULL, NULL },
+  { "--remote-debugging", NULL, NULL, PW_OK, NULL, NULL, NULL },
   /* A plain argument is a URL to open. */
-  { "https://example.com/", NULL, NULL, PW_OK, NULL },
+  { "https://example.com/", NULL, NULL, PW_OK, NULL, NULL, NULL },
   /* The gateway must be host:port. */
-  { NULL, "", NULL, PW_EINVAL, "gateway" },
-  { NULL, "127.0.0.1", NULL, PW_EINVAL, "gateway" },
-  { NULL, "127.0.0.1:", NULL, PW_EINVAL, "gateway" },
-  { NULL, ":80", NULL, PW_EINVAL, "gateway" },
-  { NULL, "127.0.0.1:80,direct://", NULL, PW_EINVAL, "gateway" },
-  { NULL, "a b:80", NULL, PW_EINVAL, "gateway" },
-  { NULL, "[::1]:8080", NULL, PW_OK, NULL },
+  { NULL, "", NULL, PW_EINVAL, "gateway", NULL, NULL },
+  { NULL, "127.0.0.1", NULL, PW_EINVAL, "gateway", NULL, NULL },
+  { NULL, "127.0.0.1:", NULL, PW_EINVAL, "gateway", NULL, NULL },
+  { NULL, ":80", NULL, PW_EINVAL, "gateway", NULL, NULL },
+  { NULL, "127.0.0.1:80,direct://", NULL, PW_EINVAL, "gateway", NULL, NULL },
+  { NULL, "a b:80", NULL, PW_EINVAL, "gateway", NULL, NULL },
+  { NULL, "[::1]:8080", NULL, PW_OK, NULL, NULL, NULL },
   /* An extension folder with a comma would be two. */
-  { NULL, NULL, "/opt/a,/opt/b", PW_EINVAL, "comma" },
+  { NULL, NULL, "/opt/a,/opt/b", PW_EINVAL, "comma", NULL, NULL },
+  /* So would the engine's, copied into a profile folder with one. */
+  { .dir = "/data,x/profiles/p1", .src = "/ext", .rc = PW_EINVAL,
+    .says = "comma" },
+  /* Without the engine's extension that folder's comma is harmless. */
+  { .dir = "/data,x/profiles/p1", .rc = PW_OK },
+  /* And with it, a folder without one is fine. */
+  { .src = "/ext", .rc = PW_OK },
 };
 
 ParameterizedTestParameters(launch, refused)
@@ -225,17 +248,19 @@ ParameterizedTest(size_t *i, launch, refused)
   char *args[1] = { (char *) c->arg };
   pw_browser_t b = { .nargs = c->arg != NULL, .args = args };
   pw_launch_opts_t o = {
-    .profile_dir = "/p", .gateway = c->gateway != NULL ? c->gateway : GW,
+    .profile_dir = c->dir != NULL ? c->dir : "/p",
+    .gateway = c->gateway != NULL ? c->gateway : GW,
     .keylog = "/run/k.keylog", .browser = &b, .extension = c->ext,
+    .extension_src = c->src,
   };
   pw_err_t err = { 0 };
   char **argv = NULL;
   int rc;
 
   rc = pw_launch_argv(&o, &argv, &err);
-  cr_assert_eq(rc, c->rc, "%s %s: %s, want %s (%s)",
-               c->arg != NULL ? c->arg : "", o.gateway, pw_err_name(rc),
-               pw_err_name(c->rc), err.msg);
+  cr_assert_eq(rc, c->rc, "%s %s %s: %s, want %s (%s)",
+               c->arg != NULL ? c->arg : "", o.gateway, o.profile_dir,
+               pw_err_name(rc), pw_err_name(c->rc), err.msg);
   if (rc == PW_OK)
     cr_expect_not_null(argv);
   else
