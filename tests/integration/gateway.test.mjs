@@ -446,6 +446,9 @@ describe('Secure Access', () => {
     assert.equal(status(r), 308);
     assert.match(r.stdout, /^location: https:\/\/site\.test[:/]/im);
     assert.equal((await decisions(p))[0].action, 'upgrade');
+    await waitFor(() => events.find((e) => e.id === p.id
+                                    && e.action === 'upgrade'),
+                  5000, 'the upgrade event');
   });
 
   it('blocks with 403 in block mode', async () => {
@@ -456,6 +459,9 @@ describe('Secure Access', () => {
     assert.equal(status(r), 403);
     assert.match(r.stdout, /Secure Access/);
     assert.equal((await decisions(p))[0].action, 'block');
+    await waitFor(() => events.find((e) => e.id === p.id
+                                    && e.reason === 'sa_block'),
+                  5000, 'the block event');
   });
 
   it('an exception and loopback pass', async () => {
