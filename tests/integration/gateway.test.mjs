@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -128,6 +128,31 @@ describe('starting and stopping a gateway', () => {
                          (e) => e.code === codes.CONFLICT);
     await pw.call('profiles.stop', { id: p.id });
     await pw.call('profiles.delete', { id: p.id });
+  });
+
+  // Another engine on this machine that runs the profile holds the
+  // lock in its folder; flock(1) stands in for it here.
+  it('a profile locked by another engine does not start', async () => {
+    const p = await profile();
+    const dir = path.join(engine.dir, 'profiles', p.id);
+    mkdirSync(dir, { recursive: true });
+    // -F: flock becomes the command, so that killing it frees the lock.
+    const holder = spawn('flock', ['-n', '-F', path.join(dir, 'lock'),
+                                   'sleep', '60'], { stdio: 'ignore' });
+    const gone = new Promise((resolve) => holder.on('exit', resolve));
+    try {
+      await sleep(200);
+      assert.equal(holder.exitCode, null, 'flock took the lock');
+      await assert.rejects(start(p), (e) => e.code === codes.CONFLICT
+                           && /locked/.test(e.message));
+      const st = await pw.call('profiles.status');
+      assert.equal(st.running.some((r) => r.id === p.id), false);
+    } finally {
+      holder.kill();
+      await gone;
+    }
+    await start(p);
+    await pw.call('profiles.stop', { id: p.id });
   });
 
   it('a start refused by the upstream check leaves nothing running',

@@ -542,14 +542,12 @@ export async function startMicrosocks(o = {}) {
  * @param {{target: number, piece?: number}} o
  * @returns {Promise<{port: number, stop(): Promise}>}
  */
-export async function startDribble(o) {
+export function startDribble(o) {
   const piece = o.piece ?? 200;
-  const socks = new Set();
-  const server = net.createServer((client) => {
+  return startOrigin((client) => {
     const up = net.connect(o.target, '127.0.0.1');
     const queue = [];
     let timer = null;
-    socks.add(client).add(up);
     const pump = () => {
       timer = null;
       const buf = queue.shift();
@@ -571,22 +569,11 @@ export async function startDribble(o) {
     };
     up.on('data', (d) => push(d));
     up.on('end', () => push(null));
+    up.on('error', () => client.destroy());
     client.on('data', (d) => up.write(d));
     client.on('end', () => up.end());
-    for (const s of [client, up]) {
-      s.on('error', () => { client.destroy(); up.destroy(); });
-      s.on('close', () => socks.delete(s));
-    }
+    client.on('close', () => up.destroy());
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: server.address().port,
-    stop: () => new Promise((resolve) => {
-      for (const s of socks)
-        s.destroy();
-      server.close(resolve);
-    }),
-  };
 }
 
 /**
