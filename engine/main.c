@@ -78,6 +78,8 @@ static const char usage_serve[] =
   "usage: pinwarden serve [--data-dir DIR] [--listen HOST:PORT]\n"
   "                       [--listen-insecure-any] [--log FILE]\n"
   "                       [--log-level LEVEL] [--secret-wait MS]\n"
+  "                       [--head-timeout MS] [--idle-timeout MS]\n"
+  "                       [--upstream-timeout MS]\n"
   "                       [--chromium PATH] [--ui-dir DIR]\n"
   "\n"
   "Runs the engine until SIGINT or SIGTERM: JSON-RPC 2.0 over WebSocket\n"
@@ -100,6 +102,13 @@ static const char usage_serve[] =
   "                          1.3 secret in the key-log file before it\n"
   "                          fails the handshake closed (default 2000,\n"
   "                          at most 60000)\n"
+  "  --head-timeout MS       how long a gateway waits for a request head\n"
+  "                          once it began (default 10000), then 408\n"
+  "  --idle-timeout MS       how long a gateway keeps a connection that\n"
+  "                          moves no byte either way (default 300000)\n"
+  "  --upstream-timeout MS   how long a gateway waits to be through its\n"
+  "                          upstream to the target (default 10000),\n"
+  "                          then 504\n"
   "  --chromium PATH         the browser profiles.start launches (default\n"
   "                          /usr/bin/chromium)\n"
   "  --ui-dir DIR            the web UI (DIR/web at /, DIR/client at\n"
@@ -420,6 +429,26 @@ done:
   return ret;
 }
 
+/* A serve option's milliseconds, 1 to max; -1 after saying why. */
+static int
+parse_ms(const char *name, const char *text, unsigned long max,
+         uint64_t *out)
+{
+  unsigned long ms;
+  char *end;
+
+  errno = 0;
+  ms = strtoul(text, &end, 10);
+  if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0
+      || ms == 0 || ms > max) {
+    fprintf(stderr, "pinwarden: --%s '%s': milliseconds, 1 to %lu\n", name,
+            text, max);
+    return -1;
+  }
+  *out = ms;
+  return 0;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -430,14 +459,16 @@ cmd_serve(int argc, char **argv)
     { "log",                 required_argument, NULL, 'L' },
     { "log-level",           required_argument, NULL, 'v' },
     { "secret-wait",         required_argument, NULL, 'w' },
+    { "head-timeout",        required_argument, NULL, 'H' },
+    { "idle-timeout",        required_argument, NULL, 'I' },
+    { "upstream-timeout",    required_argument, NULL, 'U' },
     { "chromium",            required_argument, NULL, 'c' },
     { "ui-dir",              required_argument, NULL, 'u' },
     { "help",                no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
   pw_serve_opts_t so;
-  unsigned long wait;
-  char host[64], *end;
+  char host[64];
   uint16_t port;
   pw_err_t err;
   int c;
@@ -473,15 +504,23 @@ cmd_serve(int argc, char **argv)
       }
       break;
     case 'w':
-      errno = 0;
-      wait = strtoul(optarg, &end, 10);
-      if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0'
-          || errno != 0 || wait == 0 || wait > 60000) {
-        fprintf(stderr, "pinwarden: --secret-wait '%s': milliseconds, "
-                "1 to 60000\n", optarg);
+      if (parse_ms("secret-wait", optarg, 60000, &so.secret_wait_ms) != 0)
         return EXIT_USAGE;
-      }
-      so.secret_wait_ms = wait;
+      break;
+    case 'H':
+      if (parse_ms("head-timeout", optarg, 600000, &so.head_timeout_ms)
+          != 0)
+        return EXIT_USAGE;
+      break;
+    case 'I':
+      if (parse_ms("idle-timeout", optarg, 86400000, &so.idle_timeout_ms)
+          != 0)
+        return EXIT_USAGE;
+      break;
+    case 'U':
+      if (parse_ms("upstream-timeout", optarg, 600000, &so.upstream_ms)
+          != 0)
+        return EXIT_USAGE;
       break;
     case 'c':
       so.chromium = optarg;

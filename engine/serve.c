@@ -401,6 +401,9 @@ start_runner(serve_t *s, const pw_serve_opts_t *opts, pw_err_t *err)
   cfg.chromium = opts->chromium;
   cfg.no_sandbox = geteuid() == 0;
   cfg.tune.secret_wait_ms = opts->secret_wait_ms;
+  cfg.tune.head_timeout_ms = opts->head_timeout_ms;
+  cfg.tune.idle_timeout_ms = opts->idle_timeout_ms;
+  cfg.tune.upstream_ms = opts->upstream_ms;
   cfg.event = on_browser;
   cfg.event_data = s;
 

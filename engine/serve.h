@@ -31,6 +31,9 @@ typedef struct pw_serve_opts {
   const char     *log_path;      /* NULL: stderr */
   pw_log_level_t  log_level;
   uint64_t        secret_wait_ms;  /* gateways' key-log wait; 0: 2000 */
+  uint64_t        head_timeout_ms; /* gateways' bounds; 0: the default */
+  uint64_t        idle_timeout_ms;
+  uint64_t        upstream_ms;
   const char     *chromium;        /* the browser; NULL: /usr/bin/chromium */
   const char     *ui_dir;          /* web UI files; NULL: PW_UI_DIR */
 } pw_serve_opts_t;

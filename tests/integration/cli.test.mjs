@@ -63,6 +63,15 @@ describe('usage', () => {
     [['call', 'engine.status', '{'], 2, /not JSON/, 'call with bad JSON'],
     [['profile', 'list', '--timeout'], 2, /needs a value/,
      'a global option without its value'],
+    // serve's bounds: milliseconds, never 0 (which would mean no bound).
+    [['serve', '--head-timeout', '0'], 2, /--head-timeout '0'/,
+     'serve with a head timeout of 0'],
+    [['serve', '--idle-timeout', '5s'], 2, /milliseconds/,
+     'serve with an idle timeout that is not a number'],
+    [['serve', '--upstream-timeout', '600001'], 2, /1 to 600000/,
+     'serve with an upstream timeout over its cap'],
+    [['serve', '--secret-wait', '-1'], 2, /--secret-wait/,
+     'serve with a negative secret wait'],
   ];
   for (const [args, code, re, why] of cases) {
     it(why, async () => {

@@ -668,29 +668,111 @@ describe('hostile input', () => {
     });
   }
 
-  // The head timeout is PW_GW_HEAD_TIMEOUT_MS (10 s), checked on a
-  // tick of a quarter of it; `pinwarden serve` has no option to shorten
-  // it.  It runs from the head's first byte: a byte now and then does
-  // not keep a slow head alive.
+  it('the engine lives on', async () => {
+    assert.ok(await engine.alive());
+  });
+});
+
+describe('the gateway\'s bounds, shortened by serve\'s options', () => {
+  // A second engine whose gateways wait 1 s for a request head and for
+  // their upstream, and keep a connection that moves nothing 1.5 s.
+  let quick;
+  let qc;
+  before(async () => {
+    quick = await startEngine({ args: ['--head-timeout', '1000',
+                                       '--idle-timeout', '1500',
+                                       '--upstream-timeout', '1000'] });
+    qc = await quick.client();
+  });
+  after(async () => {
+    await qc?.close();
+    await quick?.stop();
+  });
+
+  async function qstart(extra = {}) {
+    const p = await qc.call('profiles.create', {
+      name: `quick-${++serial}`,
+      resolve: { 'site.test': '127.0.0.1' },
+      ...extra,
+    });
+    const run = await qc.call('profiles.start', { id: p.id,
+                                                  browser: false });
+    return { ...run, name: p.name };
+  }
+
+  // The bound runs from the head's first byte: a byte now and then
+  // does not keep a slow head alive.
   it('a head that dribbles past the head timeout gets 408', async () => {
-    const p = await profile();
-    const run = await start(p);
+    const run = await qstart();
     const lines = ['GET http://site.test/ HTTP/1.1\r\n'];
     for (let i = 0; i < 20; i++)
       lines.push(`X-Slow-${i}: 1\r\n`);
     const t0 = Date.now();
-    const r = await raw(run, lines, 20000, 1000);
+    const r = await raw(run, lines, 10000, 200);
     const took = Date.now() - t0;
     assert.match(r.out, /^HTTP\/1\.1 408 /);
     assert.ok(r.closed, 'the gateway closes');
-    assert.ok(r.out.endsWith(`\r\n\r\npinwarden: profile "${p.name}": ` +
-                             'the request head did not come in 10000 ms\n'),
+    assert.ok(r.out.endsWith(`\r\n\r\npinwarden: profile "${run.name}": ` +
+                             'the request head did not come in 1000 ms\n'),
               r.out);
-    assert.ok(took >= 10000 && took < 15000, `408 after ${took} ms`);
+    assert.ok(took >= 1000 && took < 4000, `408 after ${took} ms`);
   });
 
-  it('the engine lives on', async () => {
-    assert.ok(await engine.alive());
+  it('an idle tunnel is closed; one that moves bytes is not', async () => {
+    const origin = await startOrigin((sock) => sock.pipe(sock));
+    const timer = [];
+    try {
+      const run = await qstart();
+      const idle = await openTunnel(run, 'site.test', origin.port);
+      const busy = await openTunnel(run, 'site.test', origin.port);
+      const t0 = Date.now();
+      timer.push(setInterval(() => busy.write('x'), 200));
+      busy.resume();
+      idle.resume();
+      // The tunnel is half-open here: the gateway's FIN is its end.
+      await Promise.race([
+        new Promise((resolve) => {
+          idle.on('end', resolve);
+          idle.on('close', resolve);
+        }),
+        sleep(5000).then(() => assert.fail('the idle tunnel stays open')),
+      ]);
+      const took = Date.now() - t0;
+      assert.ok(took >= 1400 && took < 5000, `closed after ${took} ms`);
+
+      await sleep(1000);
+      assert.equal(busy.destroyed, false, 'the busy tunnel was closed');
+      const echo = new Promise((resolve) => busy.once('data', resolve));
+      busy.write('y');
+      assert.ok((await echo).length > 0);
+      busy.destroy();
+    } finally {
+      timer.forEach(clearInterval);
+      await origin.stop();
+    }
+  });
+
+  // An http upstream's check at start is a connection to it, which a
+  // proxy that never says a word passes; its first CONNECT does not.
+  it('an upstream that never answers: 504, never direct', async () => {
+    const silent = await startOrigin(() => {});
+    try {
+      const run = await qstart({
+        proxy: `http://127.0.0.1:${silent.port}`,
+      });
+      const seen = site.v13.accessLog().length;
+      const t0 = Date.now();
+      const r = await raw(run, [connectHead('site.test',
+                                            site.v13.httpsPort)], 8000);
+      const took = Date.now() - t0;
+      assert.match(r.out, /^HTTP\/1\.1 504 /);
+      assert.match(r.out, new RegExp(`profile "${run.name}"`));
+      assert.match(r.out, new RegExp(`127\\.0\\.0\\.1:${silent.port}`));
+      assert.ok(took >= 900 && took < 5000, `504 after ${took} ms`);
+      await assertNoRequest(site.v13, seen);
+    } finally {
+      await silent.stop();
+    }
   });
 });
 
