@@ -487,6 +487,26 @@ describe('the daemon\'s files, signals and log', () => {
     await e.stop();
   });
 
+  // An import of 500 profiles runs on the pool for a while; the signal
+  // comes while it does, and the call must still be answered.
+  it('SIGTERM finishes the calls in flight before it stops', async () => {
+    const e = await startEngine();
+    const c = await e.client();
+    try {
+      const profiles = Array.from({ length: 500 }, (_, i) => ({
+        name: `inflight-${i}`, tags: ['t'],
+      }));
+      const call = c.call('profiles.import', { profiles });
+      await sleep(20);
+      e.proc.kill('SIGTERM');
+      const r = await call;
+      assert.equal(r.ids.length, 500);
+    } finally {
+      await c.close().catch(() => {});
+      await e.stop();
+    }
+  });
+
   it('SIGHUP reopens the log file; no secret is ever written to it',
      async () => {
        const dir = mkdtempSync(path.join(tmpdir(), 'pw-log-'));
