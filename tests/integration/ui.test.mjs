@@ -527,6 +527,18 @@ describe('10,000 profiles', () => {
       await shot(fresh, 'bulk-narrow');
       const narrow = await scrollAround(fresh);
       assert.ok(narrow.most < 100, `${narrow.most} rows in the DOM`);
+
+      // Readable when narrow: the page itself never scrolls sideways,
+      // and a row's controls stay inside the window.
+      const fits = await fresh.evaluate(() => {
+        const doc = document.documentElement;
+        const sa = document.querySelector('#rows [data-act="secure-access"]');
+        const r = sa?.getBoundingClientRect();
+        return { over: doc.scrollWidth - doc.clientWidth,
+                 sa: r ? r.right <= window.innerWidth && r.left >= 0 : false };
+      });
+      assert.equal(fits.over, 0, 'the page scrolls sideways');
+      assert.ok(fits.sa, 'a Secure Access switch is out of the window');
     } finally {
       await fresh.close();
     }
