@@ -11,6 +11,7 @@
  */
 #include "launcher/launch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -81,6 +82,8 @@ struct pw_launch {
   pw_err_t           port_err;   /* why the file did not read yet */
   char               devtools[PW_LAUNCH_DEVTOOLS_MAX];
   int                pid;
+  int64_t            exit_status;  /* kept while its helpers end */
+  int                exit_sig;
 
   state_t            state;
   bool               ready_done;
@@ -445,6 +448,61 @@ fail_early(pw_launch_t *l, int status, const char *message)
   say_exit(l, -1, 0);
 }
 
+/*
+ * The crash handlers whose database lies in dir; with sig, each is sent
+ * it.  Chromium's crash handler leaves the browser's process group (it
+ * runs in a session of its own) and outlives the browser by a moment,
+ * writing into the database it was given under the profile's HOME:
+ * until it is gone the profile's folder is in use.  No library lists
+ * processes by their arguments; /proc is the interface.
+ */
+static int
+lingering(const char *dir, int sig)
+{
+  char path[64], cmd[8192], want[PATH_MAX + 16];
+  struct dirent *de;
+  size_t wlen;
+  ssize_t n;
+  DIR *proc;
+  int fd, count = 0;
+  long pid;
+
+  wlen = (size_t) snprintf(want, sizeof(want), "--database=%s/", dir);
+  proc = wlen < sizeof(want) ? opendir("/proc") : NULL;
+  if (proc == NULL)
+    return 0;
+  while ((de = readdir(proc)) != NULL) {
+    pid = strtol(de->d_name, NULL, 10);
+    if (pid <= 0 || pid == (long) getpid())
+      continue;
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    n = read(fd, cmd, sizeof(cmd));
+    close(fd);
+    if (n <= 0 || memmem(cmd, (size_t) n, want, wlen) == NULL)
+      continue;
+    count++;
+    if (sig != 0)
+      kill((pid_t) pid, sig);
+  }
+  closedir(proc);
+  return count;
+}
+
+/* The browser is gone; its exit is told once its helpers are too. */
+static void
+on_linger(uv_timer_t *timer)
+{
+  pw_launch_t *l = timer->data;
+  bool late = uv_now(l->loop) >= l->deadline;
+
+  if (lingering(l->profile_dir, late ? SIGKILL : 0) > 0 && !late)
+    return;
+  say_exit(l, l->exit_status, l->exit_sig);
+}
+
 static void
 on_proc_exit(uv_process_t *proc, int64_t status, int sig)
 {
@@ -453,6 +511,10 @@ on_proc_exit(uv_process_t *proc, int64_t status, int sig)
 
   l->state = ST_EXITED;
   uv_close((uv_handle_t *) proc, on_close);
+
+  /* What the browser left behind of its group goes with it. */
+  if (l->pid > 0)
+    kill(-l->pid, SIGKILL);
 
   if (l->asked)
     snprintf(msg, sizeof(msg), "the browser was stopped before DevTools "
@@ -465,7 +527,14 @@ on_proc_exit(uv_process_t *proc, int64_t status, int sig)
              "DevTools answered; see %s", (long long) status, l->log_path);
 
   say_ready(l, PW_EIO, msg);
-  say_exit(l, status, sig);
+  if (l->freed || l->exit_done)
+    return;
+
+  /* The grace timer has nothing left to kill: it waits for helpers. */
+  l->exit_status = status;
+  l->exit_sig = sig;
+  l->deadline = uv_now(l->loop) + PW_LAUNCH_LINGER_MS;
+  uv_timer_start(&l->grace, on_linger, 0, 50);
 }
 
 /* Reads DevToolsActivePort, at most the cap and one octet more. */
@@ -568,6 +637,12 @@ spawn(pw_launch_t *l)
   o.exit_cb = on_proc_exit;
   o.stdio = stdio;
   o.stdio_count = 3;
+  /*
+   * A process group of its own (setsid in the child), so that what the
+   * browser started, its zygotes, renderers and crash handler, ends
+   * with it and writes nothing into the profile's folder afterwards.
+   */
+  o.flags = UV_PROCESS_DETACHED;
 
   /* A failed spawn leaves the handle initialised: it is closed too. */
   l->proc.data = l;

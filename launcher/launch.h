@@ -38,6 +38,7 @@
 #define PW_LAUNCH_CHROMIUM        "/usr/bin/chromium"
 #define PW_LAUNCH_READY_MS        30000   /* DevTools must answer by then */
 #define PW_LAUNCH_STOP_MS         5000    /* SIGTERM, then SIGKILL */
+#define PW_LAUNCH_LINGER_MS       2000    /* its crash handler, after it */
 #define PW_LAUNCH_DEVTOOLS_MAX    256     /* "ws://127.0.0.1:P/devtools/..." */
 #define PW_LAUNCH_PORT_FILE_MAX   512     /* DevToolsActivePort, read cap */
 #define PW_LAUNCH_PREFS_MAX       (16 * 1024 * 1024)  /* Preferences cap */

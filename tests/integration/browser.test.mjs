@@ -170,6 +170,20 @@ function alive(pid) {
 /** Pids of the processes whose command line names this user data dir. */
 function browsersIn(p) {
   const want = `--user-data-dir=${userDataDir(p)}`;
+  return processes((argv) => argv.includes(want));
+}
+
+/**
+ * Every process that names the profile's folder in its arguments: the
+ * browser's and its helpers', the crash handler's among them.
+ */
+function processesIn(p) {
+  const dir = path.join(engine.dir, 'profiles', p.id);
+  return processes((argv) => argv.some((a) => a.includes(dir)));
+}
+
+/** The pids of the processes whose argument vector passes test. */
+function processes(test) {
   const pids = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name))
@@ -180,7 +194,7 @@ function browsersIn(p) {
     } catch {
       continue;    // gone meanwhile
     }
-    if (argv.includes(want))
+    if (test(argv))
       pids.push(Number(name));
   }
   return pids;
@@ -569,6 +583,8 @@ describe("a browser's life", () => {
        assert.ok(existsSync(run.keylog));
        await stop(p);
        assert.equal(alive(run.pid), false, 'the browser is gone');
+       assert.deepEqual(processesIn(p), [],
+                        'a process of the browser outlives the stop');
        assert.ok(await refused(run.gateway), 'the gateway is closed');
        assert.equal(existsSync(run.keylog), false, 'the key log is gone');
        const ev = await heardOf('browser', p, (e) => e.state === 'stopped',
