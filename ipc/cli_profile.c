@@ -626,11 +626,23 @@ done:
   return ret;
 }
 
+/*
+ * A browser may take the launcher's whole readiness bound to answer, so
+ * a start waits a little longer than that unless --timeout said how
+ * long; the common 30 s would give up on a start still under way.
+ */
+#define START_TIMEOUT_MS (PW_LAUNCH_READY_MS + 15000)
+
 /* Starts a profile (or finds it running); *result holds the answer. */
 static int
 start(pw_cli_t *cli, const char *ref, bool browser, bool headless,
       json_t **result)
 {
+  if (cli->timeout_ms == 0) {
+    cli->timeout_ms = START_TIMEOUT_MS;
+    if (cli->client != NULL)
+      pw_client_set_timeout(cli->client, cli->timeout_ms);
+  }
   return pw_cli_call(cli, "profiles.start",
                      json_pack("{s:s, s:b, s:b}", "id", ref, "browser",
                                browser, "headless", headless),
