@@ -587,6 +587,23 @@ sa_url_upgrade(sa_url_t *u, char **out, uint16_t *port, pw_err_t *err)
   return PW_OK;
 }
 
+bool
+pw_sa_exempt(const pw_sa_t *sa, const char *host, int64_t now,
+             pw_reason_t *why)
+{
+  pw_reason_t reason;
+
+  if (pw_host_is_loopback(host))
+    reason = PW_REASON_SA_LOOPBACK;
+  else if (pw_sa_is_exception(sa, host, now))
+    reason = PW_REASON_SA_EXCEPTION;
+  else
+    return false;
+  if (why != NULL)
+    *why = reason;
+  return true;
+}
+
 int
 pw_sa_decide_url(const pw_sa_t *sa, const char *url, int64_t now,
                  pw_sa_result_t *res, pw_err_t *err)
@@ -616,10 +633,8 @@ pw_sa_decide_url(const pw_sa_t *sa, const char *url, int64_t now,
     res->reason = PW_REASON_SA_OFF;
   } else if (u.secure) {
     res->reason = PW_REASON_SA_SECURE;
-  } else if (pw_host_is_loopback(u.host)) {
-    res->reason = PW_REASON_SA_LOOPBACK;
-  } else if (pw_sa_is_exception(sa, u.host, now)) {
-    res->reason = PW_REASON_SA_EXCEPTION;
+  } else if (pw_sa_exempt(sa, u.host, now, &res->reason)) {
+    /* res->reason says why. */
   } else if (sa->on_http == PW_SA_BLOCK) {
     res->action = PW_ACTION_BLOCK;
     res->reason = PW_REASON_SA_BLOCK;

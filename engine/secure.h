@@ -90,6 +90,15 @@ int pw_sa_exception_remove(pw_sa_t *sa, const char *host, pw_err_t *err);
  */
 bool pw_sa_is_exception(const pw_sa_t *sa, const char *host, int64_t now);
 
+/*
+ * True when Secure Access lets host (normalised) go in the clear at
+ * `now`: a loopback host, or one with an exception in force; *why (when
+ * not NULL) says which, PW_REASON_SA_LOOPBACK or PW_REASON_SA_EXCEPTION.
+ * The one rule for a navigation and for a tunnel alike.
+ */
+bool pw_sa_exempt(const pw_sa_t *sa, const char *host, int64_t now,
+                  pw_reason_t *why);
+
 typedef struct pw_sa_result {
   pw_action_t action;      /* ALLOW, UPGRADE or BLOCK */
   pw_reason_t reason;      /* one of the PW_REASON_SA_* codes */

@@ -639,10 +639,9 @@ inspect_client(gw_conn_t *c, const char *buf, size_t len)
 /* ---- the tunnel ---------------------------------------------------- */
 
 /*
- * Whether Secure Access wants this tunnel to carry TLS.  Loopback hosts
- * and the profile's exceptions in force pass as they do for clear-text
- * requests (pw_sa_decide_url); a host that does not normalise is held
- * to TLS, the safe side.
+ * Whether Secure Access wants this tunnel to carry TLS: what it exempts
+ * passes as a clear-text request would (pw_sa_exempt); a host that does
+ * not normalise is held to TLS, the safe side.
  */
 static bool
 sa_wants_tls(const gw_conn_t *c)
@@ -655,8 +654,7 @@ sa_wants_tls(const gw_conn_t *c)
     return false;
   if (pw_host_normalize(c->host, host, NULL, &e) != PW_OK)
     return true;
-  return !pw_host_is_loopback(host)
-         && !pw_sa_is_exception(sa, host, (int64_t) time(NULL));
+  return !pw_sa_exempt(sa, host, (int64_t) time(NULL), NULL);
 }
 
 /*

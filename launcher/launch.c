@@ -77,8 +77,9 @@ struct pw_launch {
 
   uv_process_t       proc;
   uv_timer_t         poll;       /* DevToolsActivePort and the deadline */
-  uv_timer_t         grace;      /* SIGKILL after a stop */
-  uint64_t           deadline;
+  uv_timer_t         grace;      /* SIGKILL after a stop; then the
+                                    wait for the browser's helpers */
+  uint64_t           deadline;   /* of DevTools, then of the helpers */
   pw_err_t           port_err;   /* why the file did not read yet */
   char               devtools[PW_LAUNCH_DEVTOOLS_MAX];
   int                pid;
